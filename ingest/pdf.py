@@ -1,0 +1,215 @@
+"""PDF bytes to pages of text with pypdf; each failure is an IngestError that says what to do."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import unicodedata
+from collections import Counter
+
+import pypdf
+from pypdf import PdfReader
+from pypdf.errors import (
+    DependencyError,
+    FileNotDecryptedError,
+    LimitReachedError,
+    PdfReadError,
+    PyPdfError,
+)
+
+from ingest.documents import Document, IngestError, Page
+
+log = logging.getLogger(__name__)
+
+PDF_MAGIC = b"%PDF-"
+# The PDF spec lets the header start anywhere in the first 1024 bytes.
+_HEADER_WINDOW = 1024
+
+# pypdf's safety limits, raised where its defaults reject real documents: long filings carry
+# content streams, xref streams and arrays bigger than 75 MB / 100,000 entries / 2 million
+# operands. Every limit stays finite, so decompression bombs and absurd object counts still
+# stop with LimitReachedError; the parse also runs under a time limit and a memory ceiling
+# (ingest.sandbox). The README's configuration reference lists these values.
+PYPDF_LIMITS = {
+    "maximum_declared_stream_length": 500_000_000,
+    "array_based_stream_maximum_output_length": 500_000_000,
+    "zlib_maximum_output_length": 500_000_000,
+    "lzw_maximum_output_length": 500_000_000,
+    "run_length_maximum_output_length": 500_000_000,
+    "array_maximum_element_count": 2_000_000,
+    "dictionary_maximum_element_count": 1_000_000,
+    "stream_decoding_work_maximum_length": 2_000_000_000,
+    "stream_parsing_work_maximum_count": 50_000_000,
+    "xform_maximum_invocations_per_extraction": 50_000,
+}
+
+_READ_ERRORS = (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError,
+                IndexError, RecursionError, AssertionError, OverflowError, ZeroDivisionError)
+
+
+def is_pdf(head: bytes) -> bool:
+    """True when the first bytes of a file carry a PDF header (content, not the filename)."""
+    return PDF_MAGIC in head[:_HEADER_WINDOW]
+
+
+def parse_pdf(data: bytes, document_id: str, filename: str, max_pages: int) -> Document:
+    """Read a PDF's text page by page; pages keep their 1-based numbers.
+
+    Pages without a text layer are kept (empty) and listed in `empty_pages`; a PDF with no
+    text at all fails with `no_text_layer`.
+    """
+    if not is_pdf(data):
+        raise IngestError("not_a_pdf", f"{filename} is not a PDF file: upload a PDF document.")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # font warnings are noise to users
+    limits = pypdf.get_configuration().with_overwrites(**PYPDF_LIMITS)
+    with pypdf.apply_configuration(limits):
+        try:
+            reader = _open_reader(data, filename)
+            page_count = _page_count(reader, filename)
+            if page_count > max_pages:
+                raise IngestError(
+                    "too_many_pages",
+                    f"{filename} has {page_count} pages; the limit is {max_pages}. "
+                    "Split the document and upload the parts.",
+                )
+            texts = [_page_text(reader, i, filename) for i in range(page_count)]
+        except LimitReachedError as exc:
+            raise IngestError(
+                "pdf_too_complex",
+                f"{filename} exceeds docchat's safety limits for PDFs ({exc}). It may be damaged "
+                "or built to exhaust memory; re-export it (print to PDF) and upload again.",
+            ) from exc
+    texts = remove_repeated_margins(texts)
+    pages = [Page(number=i + 1, text=text) for i, text in enumerate(texts)]
+    empty = [p.number for p in pages if not p.text.strip()]
+    if len(empty) == len(pages):
+        raise IngestError(
+            "no_text_layer",
+            f"{filename} has no text layer (it looks scanned or image-only): "
+            "run OCR on it and upload the searchable PDF.",
+        )
+    return Document(document_id=document_id, filename=filename, kind="pdf", pages=pages,
+                    empty_pages=empty)
+
+
+def _open_reader(data: bytes, filename: str) -> PdfReader:
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        encrypted = reader.is_encrypted
+    except LimitReachedError:
+        raise
+    except _READ_ERRORS as exc:
+        raise _unreadable(filename, exc) from exc
+    if encrypted:
+        try:
+            opened = reader.decrypt("")
+        except (DependencyError, NotImplementedError, *_READ_ERRORS) as exc:
+            raise _encrypted(filename) from exc
+        if not opened:
+            raise _encrypted(filename)
+    return reader
+
+
+def _page_count(reader: PdfReader, filename: str) -> int:
+    try:
+        return len(reader.pages)
+    except FileNotDecryptedError as exc:
+        raise _encrypted(filename) from exc
+    except LimitReachedError:
+        raise
+    except _READ_ERRORS as exc:
+        raise _unreadable(filename, exc) from exc
+
+
+def _page_text(reader: PdfReader, index: int, filename: str) -> str:
+    try:
+        page = reader.pages[index]
+        # extract_text() swallows a decompression limit and returns "", which would report
+        # a bomb as a scan; decoding the content stream first lets the limit surface.
+        contents = page.get_contents()
+        if contents is not None:
+            contents.get_data()
+        text = page.extract_text() or ""
+    except LimitReachedError:
+        raise
+    except _READ_ERRORS as exc:
+        # One broken page should not sink a whole contract: keep the rest, log this one.
+        log.warning("page %d of %s could not be read: %s", index + 1, filename, exc)
+        return ""
+    return tidy_text(text)
+
+
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+# "adip-\niscing" -> "adipiscing": a hyphen at a line end between two lower-case letters.
+_LINE_END_HYPHEN = re.compile(r"(?<=[a-zà-ÿа-яё])-\n(?=[a-zà-ÿа-яё])")
+
+
+def tidy_text(text: str) -> str:
+    """Ligatures unfolded, spaces collapsed, words hyphenated across lines joined."""
+    text = unicodedata.normalize("NFKC", text.replace("\x00", ""))
+    text = _SPACES.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.splitlines())
+    text = _LINE_END_HYPHEN.sub("", text)
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+# Header and footer lines: the first and last few lines of a page.
+_MARGIN_LINES = 3
+_DIGITS = re.compile(r"\d+")
+
+
+def remove_repeated_margins(texts: list[str], min_pages: int = 3, share: float = 0.6,
+                            ) -> list[str]:
+    """Drop header/footer lines that repeat (digits aside) at the top or bottom of most pages.
+
+    "Page 2 of 5 CHI08CA047" on every page is boilerplate, not content; a line must stand in
+    the margin of at least `share` of the pages, and the document have `min_pages` pages.
+    """
+    pages_with_text = [t for t in texts if t.strip()]
+    if len(pages_with_text) < min_pages:
+        return texts
+    seen: Counter[str] = Counter()
+    for text in pages_with_text:
+        seen.update({_shape(line) for line in _margins(text.splitlines())})
+    threshold = share * len(pages_with_text)
+    boilerplate = {shape for shape, count in seen.items() if count >= threshold and shape}
+    if not boilerplate:
+        return texts
+    cleaned = [_without(text, boilerplate) for text in texts]
+    # When the repeated lines are all the text there is, they are the content.
+    return cleaned if any(t.strip() for t in cleaned) else texts
+
+
+def _margins(lines: list[str]) -> list[str]:
+    kept = [line for line in lines if line.strip()]
+    return kept[:_MARGIN_LINES] + kept[-_MARGIN_LINES:]
+
+
+def _shape(line: str) -> str:
+    return _DIGITS.sub("#", line.strip().lower())
+
+
+def _without(text: str, boilerplate: set[str]) -> str:
+    lines = text.splitlines()
+    nonempty = [i for i, line in enumerate(lines) if line.strip()]
+    margin = set(nonempty[:_MARGIN_LINES] + nonempty[-_MARGIN_LINES:])
+    kept = [line for i, line in enumerate(lines)
+            if not (i in margin and _shape(line) in boilerplate)]
+    return "\n".join(kept).strip()
+
+
+def _encrypted(filename: str) -> IngestError:
+    return IngestError(
+        "encrypted",
+        f"{filename} is password-protected: upload an unlocked copy.",
+    )
+
+
+def _unreadable(filename: str, exc: Exception) -> IngestError:
+    return IngestError(
+        "unreadable_pdf",
+        f"{filename} could not be read as a PDF ({exc}). "
+        "The file may be damaged: export or download it again and re-upload.",
+    )

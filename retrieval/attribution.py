@@ -1,0 +1,91 @@
+"""Tie every sentence of an answer to the passage it rests on.
+
+Models cite unevenly (small ones hardly at all), so citations come from two places: numbers the
+model wrote that match a retrieved passage are kept; an uncited sentence is matched to the
+passage most similar to it in embedding space, and cited only when that similarity clears a
+threshold. Numbers that match no retrieved passage are removed from the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.embeddings import Embedder
+from retrieval.search import Hit
+
+_CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+# A sentence ends at . ! ? (or a line break) followed by whitespace; citation markers right
+# after the punctuation stay with the sentence they follow.
+_SENTENCE = re.compile(r".+?(?:[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s)|\n|$)", re.S)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    text: str  # the answer with citation markers, invented ones removed
+    cited: list[tuple[int, str]]  # (source number, "model" | "match") in order of first use
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Citation numbers in order of first appearance: '[2] ... [1, 3]' -> [2, 1, 3]."""
+    seen: list[int] = []
+    for match in _CITATION.finditer(text):
+        for number in match.group(1).split(","):
+            n = int(number)
+            if n not in seen:
+                seen.append(n)
+    return seen
+
+
+def split_sentences(text: str) -> list[str]:
+    return [m.group(0) for m in _SENTENCE.finditer(text) if m.group(0)]
+
+
+def attribute(text: str, hits: list[Hit], embedder: Embedder, min_similarity: float,
+              ) -> Attribution:
+    sentences = split_sentences(text)
+    valid = range(1, len(hits) + 1)
+    kept = [_keep_valid_markers(s, valid) for s in sentences]
+    uncited = [i for i, s in enumerate(kept) if not cited_numbers(s) and _is_claim(s)]
+    by_match: set[int] = set()
+    if uncited and hits:
+        passages = embedder.embed([hit.text for hit in hits])  # (len(hits), dim)
+        claims = embedder.embed([kept[i].strip() for i in uncited])  # (len(uncited), dim)
+        similarity = claims @ passages.T
+        for row, i in enumerate(uncited):
+            best = int(np.argmax(similarity[row]))
+            if similarity[row, best] >= min_similarity:
+                kept[i] = _append_marker(kept[i], best + 1)
+                by_match.add(best + 1)
+    final = "".join(kept)
+    order = cited_numbers(final)
+    model_cited = {n for s in kept for n in cited_numbers(s)} - by_match
+    return Attribution(
+        text=final,
+        cited=[(n, "model" if n in model_cited else "match") for n in order],
+    )
+
+
+def _keep_valid_markers(sentence: str, valid: range) -> str:
+    def keep(match: re.Match[str]) -> str:
+        numbers = [n for n in (int(x) for x in match.group(1).split(",")) if n in valid]
+        if not numbers:
+            return ""
+        return f" [{', '.join(str(n) for n in numbers)}]"
+
+    return _CITATION.sub(keep, sentence)
+
+
+def _is_claim(sentence: str) -> bool:
+    """Worth a citation: has a few words, not just a heading, a list marker or a greeting."""
+    return len(re.findall(r"\w+", sentence)) >= 4
+
+
+def _append_marker(sentence: str, n: int) -> str:
+    """'It snowed.' -> 'It snowed [2].' (whitespace after the sentence is kept)."""
+    stripped = sentence.rstrip()
+    trailing = sentence[len(stripped):]
+    body, stop = (stripped[:-1], stripped[-1]) if stripped[-1:] in ".!?" else (stripped, "")
+    return f"{body} [{n}]{stop}{trailing}"

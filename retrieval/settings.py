@@ -1,0 +1,168 @@
+"""docchat's one configuration object, built once from DOCCHAT_* environment variables.
+
+It lives in `retrieval` because that is the lowest package every consumer (web, workers,
+retrieval itself) may import; `ingest` takes plain arguments instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A DOCCHAT_* variable holds a value docchat cannot use."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob docchat has. Field docs are the configuration reference in the README."""
+
+    # Where documents, the index and the embedded broker live.
+    data_dir: Path = Path("data")
+    # HTTP address of the web app.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Broker: a redis:// URL switches Celery to Redis; empty means an embedded SQLite broker.
+    redis_url: str = ""
+    # Celery queue that uploads go to and workers consume.
+    queue: str = "docchat"
+    # Start a Celery worker from the serve command (default: only in embedded mode).
+    embedded_worker: bool | None = None
+    # LLM: an OpenAI-compatible server. Empty base URL starts the bundled model locally.
+    llm_base_url: str = ""
+    llm_model: str = "smollm2-135m-instruct"
+    llm_api_key: str = "not-needed"
+    llm_model_path: str = ""
+    llm_port: int = 8011
+    llm_context: int = 2048
+    llm_temperature: float = 0.2
+    llm_max_tokens: int = 384
+    llm_timeout: float = 120.0
+    # Embeddings: a sentence-transformers model path or name; empty means the bundled one.
+    embedding_model: str = ""
+    embedding_device: str = "auto"
+    embedding_batch_size: int = 32
+    # Chunking, in tokens of the embedding model's tokenizer.
+    chunk_tokens: int = 128
+    chunk_overlap_tokens: int = 16
+    # Retrieval.
+    top_k: int = 5
+    # Characters of retrieved passages given to the LLM with a question.
+    answer_context_chars: int = 4000
+    # Hybrid search: reciprocal-rank fusion of dense (FAISS) and lexical (BM25) rankings.
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    rrf_k: int = 60
+    search_candidates: int = 50
+    # FAISS index: flat (exact), hnsw or ivfpq; searches use a GPU when faiss sees one.
+    index_type: str = "flat"
+    faiss_gpu: bool = True
+    # An uncited answer sentence is attributed to a passage only this similar (cosine) or more.
+    min_citation_similarity: float = 0.5
+    # Uploads and parsing.
+    max_upload_mb: int = 100
+    max_pages: int = 2000
+    parse_time_limit: int = 300
+    parse_memory_mb: int = 2048
+    web_threads: int = 8
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from DOCCHAT_<FIELD> variables; unknown ones are ignored."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"DOCCHAT_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, str(f.type), raw)
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The DOCCHAT_* variables that rebuild these settings in a child process."""
+        env: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            env[f"DOCCHAT_{f.name.upper()}"] = str(value)
+        return env
+
+    # Derived values: computed, never configured twice.
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def starts_worker(self) -> bool:
+        return self.embedded_broker if self.embedded_worker is None else self.embedded_worker
+
+    @property
+    def starts_llm(self) -> bool:
+        return not self.llm_base_url
+
+    @property
+    def broker_url(self) -> str:
+        if self.redis_url:
+            return self.redis_url
+        return f"sqla+sqlite:///{(self.data_dir / 'broker.sqlite').resolve()}"
+
+    @property
+    def result_backend(self) -> str:
+        if self.redis_url:
+            return self.redis_url
+        return f"db+sqlite:///{(self.data_dir / 'results.sqlite').resolve()}"
+
+    @property
+    def llm_url(self) -> str:
+        """Base URL of the OpenAI-compatible API, ending in /v1."""
+        if self.llm_base_url:
+            return self.llm_base_url.rstrip("/")
+        return f"http://127.0.0.1:{self.llm_port}/v1"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "docchat.sqlite"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index.faiss"
+
+
+def _convert(name: str, type_name: str, raw: str) -> Any:
+    try:
+        if "Path" in type_name:
+            return Path(raw).expanduser()
+        if "bool" in type_name:
+            return _parse_bool(raw)
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"DOCCHAT_{name.upper()}: {exc}") from exc
+    return raw

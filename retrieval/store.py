@@ -1,0 +1,335 @@
+"""SQLite beside the index: documents with their status, and chunk texts keyed by vector id."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.documents import Chunk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    filename TEXT NOT NULL,
+    stored_path TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    pages INTEGER,
+    chunks INTEGER,
+    error_code TEXT,
+    error_message TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    stored_kind TEXT NOT NULL DEFAULT 'pdf',
+    kind TEXT,
+    collection TEXT NOT NULL DEFAULT 'default',
+    sha256 TEXT,
+    turns INTEGER,
+    empty_pages TEXT
+);
+CREATE INDEX IF NOT EXISTS documents_by_hash ON documents(collection, sha256);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id),
+    ordinal INTEGER NOT NULL,
+    page INTEGER,
+    text TEXT NOT NULL,
+    speakers TEXT,
+    turn_start INTEGER,
+    turn_end INTEGER,
+    start_time TEXT,
+    end_time TEXT
+);
+CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id);
+-- Bumped whenever the set of searchable chunks changes; readers rebuild derived indexes.
+CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER);
+INSERT OR IGNORE INTO generation (id, value) VALUES (1, 0);
+"""
+
+STATUSES = ("queued", "processing", "indexed", "failed")
+
+# A chunk's id (also its vector id in FAISS) is its document's sequence number shifted left by
+# this many bits, plus the chunk's ordinal. Ids are therefore a pure function of the document,
+# so a rerun after a crash can remove exactly what an earlier attempt added, and nothing else.
+CHUNK_ID_BITS = 24
+MAX_CHUNKS_PER_DOCUMENT = 1 << CHUNK_ID_BITS
+
+
+def chunk_id_range(seq: int) -> tuple[int, int]:
+    """[first, end) of the chunk ids that belong to the document with sequence number `seq`."""
+    return seq << CHUNK_ID_BITS, (seq + 1) << CHUNK_ID_BITS
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    id: str
+    seq: int
+    filename: str
+    stored_path: str
+    size_bytes: int
+    status: str
+    progress: float
+    pages: int | None
+    chunks: int | None
+    error_code: str | None
+    error_message: str | None
+    created_at: float
+    updated_at: float
+    stored_kind: str = "pdf"  # how the upload is stored: pdf, docx or text
+    kind: str | None = None  # what it turned out to be once parsed: pdf, text or meeting
+    collection: str = "default"
+    sha256: str | None = None
+    turns: int | None = None
+    empty_pages: str | None = None  # JSON list of page numbers without a text layer
+
+    def to_json(self) -> dict[str, object]:
+        error = None
+        if self.error_code:
+            error = {"code": self.error_code, "message": self.error_message}
+        return {
+            "id": self.id,
+            "filename": self.filename,
+            "collection": self.collection,
+            "kind": self.kind,
+            "status": self.status,
+            "progress": self.progress,
+            "pages": self.pages,
+            "turns": self.turns,
+            "empty_pages": json.loads(self.empty_pages) if self.empty_pages else [],
+            "chunks": self.chunks,
+            "error": error,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class ChunkFilter:
+    """Which chunks a search may return; None means no restriction on that field."""
+
+    collections: tuple[str, ...] | None = None
+    document_ids: tuple[str, ...] | None = None
+    kinds: tuple[str, ...] | None = None  # pdf, text, meeting
+    speakers: tuple[str, ...] | None = None  # chunk has at least one of them
+    created_from: float | None = None  # document upload time, seconds since the epoch
+    created_to: float | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return all(getattr(self, name) is None for name in self.__dataclass_fields__)
+
+    def sql(self) -> tuple[str, list[object]]:
+        """A WHERE fragment over chunks c JOIN documents d, and its parameters."""
+        clauses: list[str] = ["d.status = 'indexed'"]
+        params: list[object] = []
+        for column, values in (("d.collection", self.collections), ("d.id", self.document_ids),
+                               ("d.kind", self.kinds)):
+            if values is not None:
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        if self.speakers is not None:
+            marks = ",".join("?" * len(self.speakers))
+            clauses.append(f"EXISTS (SELECT 1 FROM json_each(c.speakers) WHERE value IN ({marks}))")
+            params.extend(self.speakers)
+        if self.created_from is not None:
+            clauses.append("d.created_at >= ?")
+            params.append(self.created_from)
+        if self.created_to is not None:
+            clauses.append("d.created_at <= ?")
+            params.append(self.created_to)
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: int
+    document_id: str
+    filename: str
+    ordinal: int
+    page: int | None
+    text: str
+    speakers: tuple[str, ...] = ()
+    turn_start: int | None = None
+    turn_end: int | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+
+
+class Store:
+    """Documents and chunks in one SQLite file; safe to share between processes (WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:  # commits on success, rolls back on error
+                yield db
+        finally:
+            db.close()
+
+    def add_document(self, document_id: str, filename: str, stored_path: Path, size_bytes: int,
+                     *, stored_kind: str = "pdf", collection: str = "default",
+                     sha256: str | None = None) -> DocumentRecord:
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO documents (id, seq, filename, stored_path, size_bytes, status,"
+                " progress, created_at, updated_at, stored_kind, collection, sha256) VALUES"
+                " (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM documents), ?, ?, ?, 'queued', 0,"
+                " ?, ?, ?, ?, ?)",
+                (document_id, filename, str(stored_path), size_bytes, now, now, stored_kind,
+                 collection, sha256),
+            )
+        record = self.get_document(document_id)
+        assert record is not None
+        return record
+
+    def get_document(self, document_id: str) -> DocumentRecord | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM documents WHERE id = ?", (document_id,)).fetchone()
+        return DocumentRecord(**dict(row)) if row else None
+
+    def find_duplicate(self, collection: str, sha256: str) -> DocumentRecord | None:
+        """An earlier upload of the same bytes to the collection that did not fail."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM documents WHERE collection = ? AND sha256 = ?"
+                " AND status != 'failed' ORDER BY created_at LIMIT 1",
+                (collection, sha256),
+            ).fetchone()
+        return DocumentRecord(**dict(row)) if row else None
+
+    def list_documents(self) -> list[DocumentRecord]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM documents ORDER BY created_at DESC").fetchall()
+        return [DocumentRecord(**dict(row)) for row in rows]
+
+    def mark_processing(self, document_id: str, progress: float) -> None:
+        self._update(document_id, status="processing", progress=progress,
+                     error_code=None, error_message=None)
+
+    def mark_progress(self, document_id: str, progress: float) -> None:
+        self._update(document_id, progress=progress)
+
+    def mark_parsed(self, document_id: str, kind: str, pages: int | None, turns: int | None,
+                    empty_pages: list[int]) -> None:
+        self._update(document_id, kind=kind, pages=pages, turns=turns,
+                     empty_pages=json.dumps(empty_pages) if empty_pages else None)
+
+    def mark_indexed(self, document_id: str, chunks: int) -> None:
+        self._update(document_id, status="indexed", progress=1.0, chunks=chunks,
+                     error_code=None, error_message=None)
+        self._bump_generation()
+
+    def delete_document(self, document_id: str) -> DocumentRecord | None:
+        """Remove the document and its chunk rows; returns what was removed."""
+        record = self.get_document(document_id)
+        if record is None:
+            return None
+        with self._connect() as db:
+            db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+            db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+            db.execute("UPDATE generation SET value = value + 1")
+        return record
+
+    def generation(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT value FROM generation").fetchone()[0])
+
+    def _bump_generation(self) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE generation SET value = value + 1")
+
+    def searchable_chunks(self) -> tuple[list[int], list[str]]:
+        """Ids and texts of every chunk of an indexed document, by id."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT c.id, c.text FROM chunks c JOIN documents d ON d.id = c.document_id"
+                " WHERE d.status = 'indexed' ORDER BY c.id"
+            ).fetchall()
+        return [row[0] for row in rows], [row[1] for row in rows]
+
+    def chunk_ids_matching(self, where: ChunkFilter) -> list[int]:
+        clause, params = where.sql()
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+                f" WHERE {clause} ORDER BY c.id", params,
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def neighbours(self, chunk: StoredChunk) -> dict[int, StoredChunk]:
+        """The chunks right before and after `chunk` in its document, by ordinal."""
+        return {c.ordinal: c for c in self._chunks_where(
+            "c.document_id = ? AND c.ordinal IN (?, ?)",
+            [chunk.document_id, chunk.ordinal - 1, chunk.ordinal + 1]).values()}
+
+    def mark_failed(self, document_id: str, code: str, message: str) -> None:
+        self._update(document_id, status="failed", error_code=code, error_message=message)
+
+    def _update(self, document_id: str, **columns: object) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        with self._connect() as db:
+            db.execute(
+                f"UPDATE documents SET {assignments}, updated_at = ? WHERE id = ?",
+                (*columns.values(), time.time(), document_id),
+            )
+
+    def replace_chunks(self, document: DocumentRecord, chunks: Sequence[Chunk]) -> list[int]:
+        """Replace the document's chunk rows with these; returns their ids, in order."""
+        if len(chunks) > MAX_CHUNKS_PER_DOCUMENT:
+            raise ValueError(f"{len(chunks)} chunks exceed {MAX_CHUNKS_PER_DOCUMENT}")
+        first, _ = chunk_id_range(document.seq)
+        ids = [first + i for i in range(len(chunks))]
+        with self._connect() as db:
+            exists = db.execute("SELECT 1 FROM documents WHERE id = ?", (document.id,))
+            if exists.fetchone() is None:
+                raise LookupError(f"document {document.id} was deleted")
+            db.execute("DELETE FROM chunks WHERE document_id = ?", (document.id,))
+            db.executemany(
+                "INSERT INTO chunks (id, document_id, ordinal, page, text, speakers, turn_start,"
+                " turn_end, start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(chunk_id, document.id, c.ordinal, c.page, c.text,
+                  json.dumps(list(c.speakers)) if c.speakers else None,
+                  c.turn_start, c.turn_end, c.start, c.end)
+                 for chunk_id, c in zip(ids, chunks, strict=True)],
+            )
+        return ids
+
+    def chunks_by_id(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        return self._chunks_where(f"c.id IN ({','.join('?' * len(wanted))})", wanted)
+
+    def _chunks_where(self, clause: str, params: Sequence[object]) -> dict[int, StoredChunk]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT c.id, c.document_id, d.filename, c.ordinal, c.page, c.text, c.speakers,"
+                " c.turn_start, c.turn_end, c.start_time, c.end_time FROM chunks c"
+                f" JOIN documents d ON d.id = c.document_id WHERE {clause}"
+                " AND d.status = 'indexed'",
+                params,
+            ).fetchall()
+        return {row["id"]: _stored_chunk(dict(row)) for row in rows}
+
+
+def _stored_chunk(row: dict[str, Any]) -> StoredChunk:
+    row["speakers"] = tuple(json.loads(row["speakers"])) if row["speakers"] else ()
+    return StoredChunk(**row)
+

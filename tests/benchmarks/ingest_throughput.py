@@ -1,0 +1,129 @@
+"""Ingest throughput, end to end: upload -> indexed through a real Celery worker, on every PDF
+in ../shared/eval/pdfs, against the LangChain recipe on the same files in the same run.
+
+docchat: the web app takes the uploads (one request), one worker process (embedded SQLite
+broker, as `make serve` runs it) parses in its sandbox, chunks, embeds and indexes. Pages/s
+counts the pages of the documents that end indexed, over the wall time from the upload to
+the last one indexed. Recipe: PyPDFLoader -> RecursiveCharacterTextSplitter(1000, 200) ->
+HuggingFaceEmbeddings -> FAISS.from_documents, in this process. Also: raw `model.encode`
+throughput on docchat's own chunks, against which the pipeline's embedding rate is compared.
+
+    python -m tests.benchmarks.ingest_throughput
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.benchmarks.common import EVAL, REPO, header, langchain_embeddings, langchain_splitter
+
+
+def docchat_run(paths: list[Path], data_dir: Path) -> tuple[float, int, int, list[str]]:
+    from retrieval.settings import Settings
+    from web import create_app
+
+    settings = Settings(data_dir=data_dir, queue="bench")
+    env = {**os.environ, **settings.to_env()}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel", "WARNING",
+         "--concurrency", "1", "--pool", "prefork", "--without-gossip", "--without-mingle"],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = create_app(settings).test_client()
+        # Warm the worker (model load) on a file outside the measured set.
+        warm = _upload(client, [REPO / "tests" / "data" / "handbook.md"])
+        _wait(client, warm)
+        started = time.perf_counter()
+        ids = _upload(client, paths)
+        docs = _wait(client, ids)
+        elapsed = time.perf_counter() - started
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    pages = sum(d["pages"] or 0 for d in docs if d["status"] == "indexed")
+    chunks = sum(d["chunks"] or 0 for d in docs if d["status"] == "indexed")
+    failed = [f"{d['filename']}: {d['error']['code']}" for d in docs if d["status"] == "failed"]
+    return elapsed, pages, chunks, failed
+
+
+def _upload(client, paths: list[Path]) -> list[str]:  # type: ignore[no-untyped-def]
+    handles = [open(p, "rb") for p in paths]  # noqa: SIM115 - closed below
+    try:
+        response = client.post("/api/documents", data={
+            "file": [(h, p.name) for h, p in zip(handles, paths, strict=True)]},
+            content_type="multipart/form-data")
+    finally:
+        for handle in handles:
+            handle.close()
+    return [d["id"] for d in response.get_json()["documents"]]
+
+
+def _wait(client, ids: list[str]) -> list[dict]:  # type: ignore[no-untyped-def]
+    while True:
+        docs = [client.get(f"/api/documents/{i}").get_json() for i in ids]
+        if all(d["status"] in ("indexed", "failed") for d in docs):
+            return docs
+        time.sleep(0.2)
+
+
+def langchain_run(paths: list[Path]) -> tuple[float, int]:
+    from langchain_community.document_loaders import PyPDFLoader
+    from langchain_community.vectorstores import FAISS
+
+    embeddings = langchain_embeddings()
+    embeddings.embed_query("warm up")  # the model is loaded before the clock starts
+    started = time.perf_counter()
+    pages = [page for path in paths for page in PyPDFLoader(str(path)).load()]
+    chunks = langchain_splitter().split_documents(pages)
+    FAISS.from_documents(chunks, embeddings)
+    return time.perf_counter() - started, len(pages)
+
+
+def raw_encode_rate(paths: list[Path]) -> tuple[float, int]:
+    """Chunks per second of bare `model.encode` on docchat's chunks of these files."""
+    from ingest.chunking import chunk_document
+    from ingest.documents import IngestError
+    from ingest.pdf import parse_pdf
+    from retrieval.embeddings import Embedder
+
+    embedder = Embedder(device="cpu")
+    texts = []
+    for path in paths:
+        try:
+            document = parse_pdf(path.read_bytes(), "d", path.name, max_pages=2000)
+        except IngestError:
+            continue
+        texts += [c.text for c in chunk_document(document, embedder.count_tokens, 128, 16,
+                                                 embedder.max_tokens)]
+    embedder.embed(texts[:64])
+    started = time.perf_counter()
+    embedder.model.encode(texts, batch_size=32, normalize_embeddings=True)
+    return len(texts) / (time.perf_counter() - started), len(texts)
+
+
+def main() -> None:
+    paths = sorted((EVAL / "pdfs").glob("*/*.pdf"))
+    header(f"ingest throughput, {len(paths)} PDFs from shared/eval/pdfs, upload -> indexed")
+    with tempfile.TemporaryDirectory() as folder:
+        ours_s, ours_pages, ours_chunks, failed = docchat_run(paths, Path(folder))
+    theirs_s, theirs_pages = langchain_run(paths)
+    encode_rate, chunks = raw_encode_rate(paths)
+    ours_rate, theirs_rate = ours_pages / ours_s, theirs_pages / theirs_s
+    print(f"docchat   {ours_pages} pages indexed in {ours_s:.1f} s = {ours_rate:.1f} pages/s "
+          f"(through the worker; not indexed: {', '.join(failed) or 'none'})")
+    print(f"langchain {theirs_pages} pages in {theirs_s:.1f} s = {theirs_rate:.1f} pages/s "
+          "(in process, no queue)")
+    print(f"ratio docchat/langchain {ours_rate / theirs_rate:.2f}")
+    pipeline_rate = ours_chunks / ours_s
+    print(f"raw model.encode on docchat's {chunks} chunks: {encode_rate:.1f} chunks/s; "
+          f"the whole pipeline: {pipeline_rate:.1f} chunks/s = "
+          f"{pipeline_rate / encode_rate:.0%} of raw encode")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Real parts for the tests, started once per session: Redis (must already answer), the
+llama-cpp-python server with the bundled model, and a Celery worker process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from retrieval.llm_server import start_llm_server, wait_for_llm
+from retrieval.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+EVAL = SHARED / "eval"
+EVAL_PDFS = EVAL / "pdfs"
+PDF_SAMPLES = EVAL / "pdf-samples"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+REDIS_URL = os.environ.get("DOCCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is not answering at {REDIS_URL} ({exc}); .ci/run starts one")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The bundled SmolLM2 behind llama-cpp-python's OpenAI-compatible server."""
+    settings = Settings(llm_port=free_port())
+    log = tmp_path_factory.mktemp("llm") / "llm.log"
+    process = start_llm_server(settings, log)
+    try:
+        wait_for_llm(settings.llm_url, 180, process)
+        yield settings.llm_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, llm_url: str) -> Settings:
+    """Production-shaped settings: Redis broker, an external OpenAI-compatible LLM server."""
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        redis_url=redis_url,
+        queue=f"docchat-test-{uuid.uuid4().hex[:8]}",
+        llm_base_url=llm_url,
+        llm_max_tokens=160,
+        parse_time_limit=120,
+    )
+
+
+@pytest.fixture(scope="session")
+def worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+    """One real Celery worker process consuming the test queue."""
+    from workers import create_celery
+
+    env = {**os.environ, **settings.to_env()}
+    log_path = settings.data_dir / "worker.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO",
+             "--concurrency", "1", "--pool", "prefork", "--without-gossip", "--without-mingle",
+             "--hostname", f"test-{uuid.uuid4().hex[:6]}@%h"],
+            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )
+    celery = create_celery(settings)
+    try:
+        wait_until(lambda: process.poll() is not None or celery.control.ping(timeout=0.5),
+                   90, what="the Celery worker to answer a ping")
+        if process.poll() is not None:
+            pytest.fail(f"the worker exited: {log_path.read_text()[-3000:]}")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, worker: subprocess.Popen[bytes]):
+    from web import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def ntsb_pdf() -> Path:
+    return EVAL_PDFS / "ntsb" / "20080104X00020.pdf"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from retrieval.embeddings import Embedder
+
+    return Embedder(device="cpu")
+
+
+@pytest.fixture()
+def runtime(tmp_path: Path, embedder):
+    """A Runtime over a fresh data directory, sharing the session's loaded model."""
+    from retrieval.runtime import Runtime
+
+    return Runtime(Settings(data_dir=tmp_path / "data"), embedder=embedder)
+
+
+def store_upload(runtime, source: Path, filename: str | None = None,
+                 collection: str = "default"):
+    """Put a file where the upload endpoint would, and record it as queued."""
+    from ingest.formats import sniff
+
+    data = source.read_bytes()
+    kind = sniff(data, source.name)
+    document_id = uuid.uuid4().hex
+    target = runtime.settings.uploads_dir / f"{document_id}.{kind}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return runtime.store.add_document(document_id, filename or source.name, target, len(data),
+                                      stored_kind=kind, collection=collection)
+
+
+def flate_bomb_pdf(expanded_mb: int = 1024) -> bytes:
+    """A one-page PDF whose content stream inflates to `expanded_mb` megabytes of spaces."""
+    import zlib
+
+    packer = zlib.compressobj(9)
+    block = b" " * (1024 * 1024)
+    stream = b"".join(packer.compress(block) for _ in range(expanded_mb)) + packer.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream
+        + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)

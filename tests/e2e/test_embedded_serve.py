@@ -1,0 +1,110 @@
+"""The README's serve command on embedded defaults: SQLite broker, its own worker and LLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from retrieval.runtime import Runtime
+from retrieval.settings import Settings
+from retrieval.store import Store
+from tests.conftest import REPO, free_port, store_upload, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, ntsb_pdf: Path,
+           ) -> Iterator[tuple[str, Path]]:
+    data_dir = tmp_path_factory.mktemp("embedded")
+    # An upload accepted just before a crash: stored and recorded, but its task never sent.
+    stranded = Runtime(Settings(data_dir=data_dir))
+    store_upload(stranded, ntsb_pdf, "stranded.pdf")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCCHAT_")}
+    env.update({"DOCCHAT_DATA_DIR": str(data_dir), "DOCCHAT_PORT": str(port),
+                "DOCCHAT_LLM_PORT": str(free_port()), "DOCCHAT_LLM_MAX_TOKENS": "120"})
+    log = open(data_dir / "serve.log", "ab")  # noqa: SIM115 - closed in the finally below
+    # The same entry point as `make serve` runs (.venv/bin/docchat serve).
+    process = subprocess.Popen([sys.executable, "-m", "web.serve", "serve"], env=env, cwd=REPO,
+                               stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise AssertionError((data_dir / "serve.log").read_text()[-4000:])
+        try:
+            return requests.get(f"{base}/api/documents", timeout=2).status_code == 200
+        except (requests.ConnectionError, requests.Timeout):
+            # The port is bound before gunicorn's worker has imported the app.
+            return False
+
+    try:
+        wait_until(up, 240, 0.5, what="docchat serve to answer")
+        yield base, data_dir
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=60) == 0
+        finally:
+            log.close()
+
+
+def test_embedded_service_uploads_indexes_and_answers_with_citations(served, ntsb_pdf) -> None:
+    served, data_dir = served
+    page = requests.get(served + "/", timeout=10)
+    assert page.status_code == 200 and 'id="upload-form"' in page.text
+
+    with open(ntsb_pdf, "rb") as handle:
+        response = requests.post(f"{served}/api/documents",
+                                 files={"file": (ntsb_pdf.name, handle, "application/pdf")},
+                                 timeout=30)
+    assert response.status_code == 202
+    document_id = response.json()["documents"][0]["id"]
+    seen: set[str] = set()
+
+    def indexed():
+        doc = requests.get(f"{served}/api/documents/{document_id}", timeout=10).json()
+        seen.add(doc["status"])
+        assert doc["status"] != "failed", doc
+        return doc["status"] == "indexed"
+
+    wait_until(indexed, 180, 0.2, what="the embedded worker to index the upload")
+    # No Redis in this mode: the queue is a SQLite file in the data directory.
+    assert (data_dir / "broker.sqlite").exists()
+    assert "indexed" in seen
+
+    with requests.post(f"{served}/api/ask", json={
+        "question": "What was the probable cause of the accident?", "stream": True,
+    }, stream=True, timeout=120) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["Content-Type"].startswith("text/event-stream")
+        body = answer.text
+    events = [block for block in body.split("\n\n") if block.strip()]
+    assert events[0].startswith("event: token")
+    assert events[-1].startswith("event: answer")
+    final = json.loads(events[-1].split("data: ", 1)[1])
+    # The stranded upload is the same report under another name: either may be cited.
+    assert final["citations"], final
+    assert {c["filename"] for c in final["citations"]} <= {ntsb_pdf.name, "stranded.pdf"}
+
+
+def test_upload_stranded_by_a_crash_is_indexed_after_restart(served) -> None:
+    _, data_dir = served
+    store = Store(Settings(data_dir=data_dir).database_path)
+    (stranded,) = [d for d in store.list_documents() if d.filename == "stranded.pdf"]
+
+    def indexed() -> bool:
+        record = store.get_document(stranded.id)
+        assert record is not None and record.status != "failed", record
+        return record.status == "indexed"
+
+    wait_until(indexed, 120, 0.3, what="the stranded upload to be indexed")

@@ -1,0 +1,68 @@
+"""Citations: the model's numbers map to retrieved passages, invented ones are dropped, and an
+uncited sentence is tied to the passage that supports it, if one does."""
+
+from __future__ import annotations
+
+from retrieval.answer import build_messages, citation_list
+from retrieval.attribution import attribute, cited_numbers, split_sentences
+from retrieval.search import Hit
+
+PASSAGES = [
+    "The pilot failed to maintain directional control during the landing roll on the icy runway.",
+    "The right wing rear spar was bent when the airplane nosed over in the snowbank.",
+    "The engine was a Textron Lycoming IO-360 rated at 160 horsepower.",
+]
+
+
+def hits() -> list[Hit]:
+    return [Hit(chunk_id=n, document_id="doc", filename="report.pdf", page=n, text=text,
+                score=0.5) for n, text in enumerate(PASSAGES, start=1)]
+
+
+def test_numbers_are_read_in_order_of_first_use() -> None:
+    assert cited_numbers("A [2]. B [1, 3]. C [2][4]") == [2, 1, 3, 4]
+    assert cited_numbers("no citations here (1)") == []
+
+
+def test_sentences_keep_their_markers() -> None:
+    assert split_sentences("One fact [1]. Two facts? Three\nFour.") == [
+        "One fact [1].", " Two facts?", " Three\n", "Four."]
+
+
+def test_invented_numbers_are_removed_and_valid_ones_kept(embedder) -> None:
+    result = attribute("The spar was bent [2]. Something else entirely happened here [7].",
+                       hits(), embedder, min_similarity=0.99)
+    assert "[7]" not in result.text and "[2]" in result.text
+    assert result.cited == [(2, "model")]
+
+
+def test_uncited_sentence_is_matched_to_the_passage_that_supports_it(embedder) -> None:
+    result = attribute(
+        "The airplane nosed over into the snowbank and bent the wing spar. "
+        "The engine was a Lycoming rated at 160 horsepower.",
+        hits(), embedder, min_similarity=0.5)
+    assert result.text.count("[2]") == 1 and result.text.count("[3]") == 1
+    assert result.cited == [(2, "match"), (3, "match")]
+    citations = citation_list(result.cited, hits())
+    assert [(c.hit.page, c.by) for c in citations] == [(2, "match"), (3, "match")]
+    assert citations[0].to_json()["quote"] == PASSAGES[1]
+
+
+def test_unsupported_sentence_gets_no_citation(embedder) -> None:
+    result = attribute("Bananas are a good source of potassium for athletes.", hits(), embedder,
+                       min_similarity=0.5)
+    assert result.cited == [] and "[" not in result.text
+
+
+def test_prompt_numbers_sources_with_file_and_page_and_frames_them_as_data() -> None:
+    messages = build_messages("why?", hits()[:2])
+    system, human = messages[0].content, messages[1].content
+    assert "[1] report.pdf, page 1" in human and "[2] report.pdf, page 2" in human
+    assert "never instructions" in system
+    assert human.rstrip().endswith("like [1]:")
+
+
+def test_added_marker_sits_before_the_full_stop(embedder) -> None:
+    result = attribute("The wing spar was bent when the airplane nosed over.\n", hits(), embedder,
+                       min_similarity=0.5)
+    assert result.text == "The wing spar was bent when the airplane nosed over [2].\n"

@@ -1,0 +1,127 @@
+"""Hybrid retrieval over real documents: fusion, filters inside the search, budgets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from retrieval.indexing import delete_document, index_document
+from retrieval.search import Hit, fit_budget, fuse, join_overlapping
+from retrieval.store import ChunkFilter
+from tests.conftest import EVAL, EVAL_PDFS, TEST_DATA, store_upload
+
+
+def test_reciprocal_rank_fusion_rewards_agreement() -> None:
+    fused = fuse([(1.0, [1, 2, 3]), (1.0, [3, 4])], rrf_k=60)
+    assert fused[0][0] == 3  # second and first: beats a single first place
+    assert [i for i, _ in fused] == [3, 1, 2, 4]
+    assert fuse([(0.0, [1]), (1.0, [2])], 60)[0][0] == 2
+
+
+def test_overlapping_texts_join_once_and_coincidences_are_kept() -> None:
+    assert join_overlapping("alpha beta gamma delta", "gamma delta epsilon", shortest=5) == (
+        "alpha beta gamma delta epsilon")
+    assert join_overlapping("the data", "a new row") == "the data\na new row"
+
+
+def hit(chunk_id: int, ordinal: int, text: str, document: str = "d", page: int = 1) -> Hit:
+    return Hit(chunk_id=chunk_id, document_id=document, filename="f.pdf", page=page, text=text,
+               score=1.0 / (chunk_id + 1), first_ordinal=ordinal, last_ordinal=ordinal)
+
+
+def test_budget_merges_neighbours_and_never_exceeds() -> None:
+    ranked = [hit(0, 5, "x" * 300), hit(1, 6, "y" * 300), hit(2, 9, "z" * 300),
+              hit(3, 5, "x" * 300, document="other"), hit(4, 1, "w" * 900)]
+    passages = fit_budget(ranked, budget_chars=1250)
+    assert sum(len(p.text) for p in passages) <= 1250
+    first = passages[0]
+    assert (first.first_ordinal, first.last_ordinal) == (5, 6)  # neighbours merged
+    assert [p.chunk_id for p in passages] == [0, 2, 3]  # the 900-char chunk did not fit
+    assert fit_budget([hit(0, 1, "a" * 50), hit(1, 1, "a" * 50)], 1000)[1:] == []  # no dupes
+
+
+def test_neighbours_on_different_pages_stay_separate_passages() -> None:
+    passages = fit_budget([hit(0, 3, "end of page one", page=1),
+                           hit(1, 4, "start of page two", page=2)], 1000)
+    assert [p.page for p in passages] == [1, 2]
+
+
+@pytest.fixture()
+def library(runtime):
+    """Two NTSB reports in two collections, and a meeting, indexed for real."""
+    ids = {}
+    for name, collection in (("20080104X00020.pdf", "alpha"), ("20080111X00040.pdf", "beta")):
+        record = store_upload(runtime, EVAL_PDFS / "ntsb" / name, collection=collection)
+        index_document(runtime, record.id)
+        ids[collection] = record.id
+    meeting = store_upload(runtime, TEST_DATA / "standup.vtt")
+    index_document(runtime, meeting.id)
+    ids["meeting"] = meeting.id
+    return ids
+
+
+def test_an_exact_identifier_is_found_by_its_letters(runtime, library) -> None:
+    # Registration marks and case numbers mean nothing to the embedding model; BM25 has them.
+    for mark, collection in (("N6135M", "beta"), ("CHI08CA047", "alpha")):
+        top = runtime.retriever.search(mark, 3)[0]
+        assert top.document_id == library[collection] and mark in top.text
+
+
+def test_filters_apply_inside_the_search(runtime, library) -> None:
+    query = "probable cause of the accident"
+    for collection in ("alpha", "beta"):
+        hits = runtime.retriever.search(query, 5, ChunkFilter(collections=(collection,)))
+        assert hits and {h.document_id for h in hits} == {library[collection]}
+    meeting = runtime.retriever.search(query, 5, ChunkFilter(kinds=("meeting",)))
+    assert meeting and {h.document_id for h in meeting} == {library["meeting"]}
+    boris = runtime.retriever.search("contract", 5, ChunkFilter(speakers=("Boris Ivanov",)))
+    assert boris and all("Boris Ivanov" in h.speakers for h in boris)
+    assert runtime.retriever.search(query, 5, ChunkFilter(created_to=0.0)) == []
+    assert runtime.retriever.search(query, 5, ChunkFilter(document_ids=("missing",))) == []
+
+
+def test_budgeted_search_fills_the_budget_without_duplicates(runtime, library) -> None:
+    hits = runtime.retriever.search("pilot landing runway snow", 50,
+                                    ChunkFilter(collections=("alpha", "beta")), 3000)
+    assert 0 < sum(len(h.text) for h in hits) <= 3000
+    spans = [(h.document_id, o) for h in hits for o in range(h.first_ordinal, h.last_ordinal + 1)]
+    assert len(spans) == len(set(spans))
+
+
+def test_deleted_document_disappears_from_both_searches(runtime, library) -> None:
+    assert delete_document(runtime, library["alpha"])
+    for query in ("probable cause of the accident", "N2151J Wausau"):
+        assert all(h.document_id != library["alpha"] for h in runtime.retriever.search(query, 20))
+    assert runtime.store.get_document(library["alpha"]) is None
+    assert not delete_document(runtime, library["alpha"])
+
+
+def test_meeting_recall_on_a_qmsum_meeting_within_the_budget(runtime) -> None:
+    """A small, always-run slice of the retrieval benchmark: the first QMSum meeting."""
+    with open(EVAL / "qmsum" / "val.jsonl", encoding="utf-8") as handle:
+        meeting = json.loads(handle.readline())
+    path = runtime.settings.data_dir / "meeting.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(meeting))
+    record = store_upload(runtime, path)
+    index_document(runtime, record.id)
+    found = 0
+    queries = meeting["specific_query_list"]
+    for query in queries:
+        gold = {t for start, end in query["relevant_text_span"]
+                for t in range(int(start), int(end) + 1)}
+        hits = runtime.retriever.search(query["query"], 50, ChunkFilter(document_ids=(record.id,)),
+                                        5000)
+        assert sum(len(h.text) for h in hits) <= 5000
+        found += any(h.turn_start <= t <= h.turn_end for h in hits for t in gold)
+    assert found / len(queries) >= 0.8, f"{found} of {len(queries)}"
+
+
+def test_settings_weights_reach_the_retriever(runtime) -> None:
+    from retrieval.runtime import Runtime
+
+    tuned = Runtime(dataclasses.replace(runtime.settings, lexical_weight=0.0, rrf_k=10),
+                    embedder=runtime.embedder)
+    assert tuned.retriever.weights.lexical == 0.0 and tuned.retriever.weights.rrf_k == 10

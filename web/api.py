@@ -1,0 +1,307 @@
+"""JSON API: documents, search, ask (optionally streamed as Server-Sent Events)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from kombu.exceptions import OperationalError
+from werkzeug.datastructures import FileStorage
+
+from ingest.documents import IngestError
+from ingest.formats import StoredKind, sniff
+from ingest.text import decode_text
+from ingest.transcripts import split_jsonl_meetings
+from retrieval import indexing
+from retrieval.answer import Answer
+from retrieval.runtime import Runtime
+from retrieval.store import ChunkFilter, DocumentRecord
+from web.errors import ApiError
+from workers import INGEST_TASK
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_K = 50
+MAX_QUESTION_CHARS = 4000
+
+
+def _runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions["docchat"]
+    return runtime
+
+
+@bp.post("/documents")
+def upload_documents() -> tuple[Response, int]:
+    """Accept files: each is stored durably and queued, or matched to an identical earlier
+    upload in the same collection (`"duplicate": true`). Nothing is stored if any file is
+    refused."""
+    files = [f for f in request.files.getlist("file") if f.filename or f.content_length]
+    if not files:
+        raise ApiError(400, "no_file", "Attach at least one file in a form field named 'file'.")
+    collection = _collection_field()
+    received = [item for upload in files for item in _received(upload)]
+    runtime = _runtime()
+    results: list[dict[str, object]] = []
+    queued = []
+    for item in received:
+        existing = runtime.store.find_duplicate(collection, item.sha256)
+        if existing is not None:
+            results.append({**_summary(existing), "duplicate": True})
+            continue
+        record = _accept(runtime, item, collection)
+        queued.append(record)
+        results.append({**_summary(record), "duplicate": False})
+    _enqueue(queued)
+    return jsonify({"documents": results}), 202 if queued else 200
+
+
+def _summary(record: DocumentRecord) -> dict[str, object]:
+    return {"id": record.id, "filename": record.filename, "status": record.status,
+            "collection": record.collection}
+
+
+@dataclass(frozen=True)
+class _Received:
+    filename: str
+    data: bytes
+    kind: StoredKind
+    sha256: str
+
+
+def _received(upload: FileStorage) -> list[_Received]:
+    """The upload as documents to store: one, or one per meeting of a JSON-lines file."""
+    filename = Path(upload.filename or "upload").name
+    data = upload.stream.read()
+    try:
+        kind = sniff(data, filename)
+    except IngestError as exc:
+        raise ApiError(415, exc.code, exc.message) from exc
+    meetings = split_jsonl_meetings(decode_text(data) or "") if kind == "text" else None
+    if not meetings or len(meetings) == 1:
+        return [_Received(filename, data, kind, hashlib.sha256(data).hexdigest())]
+    parts = []
+    for number, meeting in enumerate(meetings, start=1):
+        part = json.dumps(meeting, ensure_ascii=False).encode()
+        parts.append(_Received(f"{filename} #{number}", part, "text",
+                               hashlib.sha256(part).hexdigest()))
+    return parts
+
+
+def _accept(runtime: Runtime, item: _Received, collection: str) -> DocumentRecord:
+    """Store the bytes durably under a generated name, then record the document as queued."""
+    document_id = uuid.uuid4().hex
+    folder = runtime.settings.uploads_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{document_id}.{item.kind}"
+    tmp = folder / f".{document_id}.part"
+    with open(tmp, "wb") as handle:
+        handle.write(item.data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, final)
+    return runtime.store.add_document(document_id, item.filename, final, len(item.data),
+                                      stored_kind=item.kind, collection=collection,
+                                      sha256=item.sha256)
+
+
+def _enqueue(records: list[DocumentRecord]) -> None:
+    celery = current_app.extensions["docchat.celery"]
+    try:
+        for record in records:
+            celery.send_task(INGEST_TASK, args=[record.id])
+    except OperationalError as exc:
+        log.error("queue unreachable while accepting %s: %s", [r.id for r in records], exc)
+        raise ApiError(
+            503, "queue_unavailable",
+            "The upload is saved, but the processing queue is not reachable right now. It will "
+            "be processed when docchat restarts with its queue; check Redis (DOCCHAT_REDIS_URL).",
+        ) from exc
+
+
+_COLLECTION = re.compile(r"^\w[\w .-]{0,63}$")
+
+
+def _collection_field() -> str:
+    name = (request.form.get("collection") or "default").strip()
+    if not _COLLECTION.match(name):
+        raise ApiError(400, "bad_collection",
+                       "A collection name is 1-64 letters, digits, spaces, '.', '_' or '-'.")
+    return name
+
+
+@bp.get("/documents")
+def list_documents() -> Response:
+    documents = _runtime().store.list_documents()
+    return jsonify({"documents": [d.to_json() for d in documents]})
+
+
+@bp.get("/documents/<document_id>")
+def get_document(document_id: str) -> Response:
+    record = _runtime().store.get_document(document_id)
+    if record is None:
+        raise ApiError(404, "not_found", f"No document with id {document_id}.")
+    return jsonify(record.to_json())
+
+
+@bp.delete("/documents/<document_id>")
+def delete_document(document_id: str) -> Response:
+    if not indexing.delete_document(_runtime(), document_id):
+        raise ApiError(404, "not_found", f"No document with id {document_id}.")
+    return jsonify({"deleted": document_id})
+
+
+@bp.post("/search")
+def search() -> Response:
+    """Hybrid search. Filters: collection, document_ids, kinds, speakers, date_from, date_to.
+    With budget_chars, neighbouring chunks merge and passages fill the budget."""
+    body = _json_body()
+    query = _text_field(body, "query")
+    k = _k_field(body)
+    budget = _budget_field(body)
+    hits = _runtime().retriever.search(query, k, filters_from(body), budget)
+    return jsonify({"hits": [h.to_json() for h in hits]})
+
+
+@bp.post("/ask")
+def ask() -> Response:
+    body = _json_body()
+    question = _text_field(body, "question")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise ApiError(400, "bad_request", "'stream' must be true or false.")
+    pieces = _runtime().answerer.stream(question, filters_from(body))
+    # Pull the first piece now: an unreachable LLM becomes a 503 before any byte is sent.
+    first = next(pieces)
+    if not stream:
+        *_, result = _chain(first, pieces)
+        assert isinstance(result, Answer)
+        return jsonify(result.to_json())
+    return Response(
+        stream_with_context(_sse(first, pieces)),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _sse(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
+    """Events: `token` {"text"} for each piece, then `answer` {"answer", "citations"}."""
+    from retrieval.llm import LLMUnavailable
+
+    def event(name: str, data: object) -> str:
+        return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    try:
+        for item in _chain(first, rest):
+            if isinstance(item, Answer):
+                yield event("answer", item.to_json())
+            else:
+                yield event("token", {"text": item})
+    except LLMUnavailable as exc:
+        yield event("error", {"error": {"code": "llm_unavailable", "message": str(exc)}})
+
+
+def _chain(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str | Answer]:
+    yield first
+    yield from rest
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(
+            400, "bad_request", "Send a JSON object with Content-Type: application/json."
+        )
+    return body
+
+
+def _text_field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, "bad_request", f"'{name}' must be a non-empty string.")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise ApiError(
+            400, "bad_request", f"'{name}' is longer than {MAX_QUESTION_CHARS} characters."
+        )
+    return value.strip()
+
+
+def _k_field(body: dict[str, Any]) -> int:
+    k = body.get("k", _runtime().settings.top_k)
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise ApiError(400, "bad_request", f"'k' must be a whole number from 1 to {MAX_K}.")
+    return k
+
+
+MIN_BUDGET, MAX_BUDGET = 200, 200_000
+
+
+def _budget_field(body: dict[str, Any]) -> int | None:
+    budget = body.get("budget_chars")
+    if budget is None:
+        return None
+    if not isinstance(budget, int) or isinstance(budget, bool) or not (
+            MIN_BUDGET <= budget <= MAX_BUDGET):
+        raise ApiError(400, "bad_request",
+                       f"'budget_chars' must be a whole number from {MIN_BUDGET} to {MAX_BUDGET}.")
+    return budget
+
+
+def filters_from(body: dict[str, Any]) -> ChunkFilter:
+    """Search filters from a JSON body; each one narrows the search inside retrieval."""
+    return ChunkFilter(
+        collections=_names(body, "collection"),
+        document_ids=_names(body, "document_ids"),
+        kinds=_kinds(body),
+        speakers=_names(body, "speakers"),
+        created_from=_date(body, "date_from", end_of_day=False),
+        created_to=_date(body, "date_to", end_of_day=True),
+    )
+
+
+def _names(body: dict[str, Any], name: str) -> tuple[str, ...] | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(
+            isinstance(v, str) and v for v in values):
+        raise ApiError(400, "bad_request", f"'{name}' must be a string or a list of strings.")
+    return tuple(values)
+
+
+KINDS = ("pdf", "text", "meeting")
+
+
+def _kinds(body: dict[str, Any]) -> tuple[str, ...] | None:
+    kinds = _names(body, "kinds")
+    if kinds is not None and not set(kinds) <= set(KINDS):
+        raise ApiError(400, "bad_request", f"'kinds' takes {', '.join(KINDS)}.")
+    return kinds
+
+
+def _date(body: dict[str, Any], name: str, end_of_day: bool) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ApiError(400, "bad_request",
+                       f"'{name}' must be an ISO date like 2026-03-31.") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if end_of_day and len(str(value)) == 10:  # a bare date includes its whole day
+        moment += timedelta(days=1, microseconds=-1)
+    return moment.timestamp()

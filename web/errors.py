@@ -1,0 +1,43 @@
+"""Every error a client can cause leaves as JSON: {"error": {"code", "message"}}."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from retrieval.llm import LLMUnavailable
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def register(app: Flask) -> None:
+    limit_mb = app.extensions["docchat"].settings.max_upload_mb
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> tuple[Response, int]:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
+        return error_response(
+            413, "too_large", f"The upload is larger than {limit_mb} MB: split the document."
+        )
+
+    @app.errorhandler(LLMUnavailable)
+    def _llm_down(exc: LLMUnavailable) -> tuple[Response, int]:
+        return error_response(503, "llm_unavailable", str(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> tuple[Response, int]:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or code)

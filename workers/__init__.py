@@ -1,0 +1,26 @@
+"""Celery workers that run ingestion and indexing behind a queue.
+
+`celery -A workers worker` finds the app as `workers.app`, built from DOCCHAT_* variables
+on first access rather than at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.celery_app import INGEST_TASK, create_celery
+
+__all__ = ["INGEST_TASK", "create_celery"]
+
+_app: Any = None
+
+
+def __getattr__(name: str) -> Any:
+    global _app
+    if name in ("app", "celery"):
+        if _app is None:
+            from retrieval.settings import Settings
+
+            _app = create_celery(Settings.from_env())
+        return _app
+    raise AttributeError(name)

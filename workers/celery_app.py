@@ -1,0 +1,52 @@
+"""The Celery app, built from settings: Redis when configured, else an embedded SQLite broker."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from retrieval.runtime import Runtime
+from retrieval.settings import Settings
+
+INGEST_TASK = "workers.tasks.ingest_document"
+
+
+def create_celery(settings: Settings) -> Celery:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Celery("docchat", broker=settings.broker_url, backend=settings.result_backend,
+                 include=["workers.tasks"])
+    app.conf.update(
+        task_default_queue=settings.queue,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        # At-least-once delivery: a task is acknowledged only after it finished, and given
+        # back to the queue if its worker dies; the tasks are idempotent, so reruns are safe.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.parse_time_limit,
+        task_time_limit=settings.parse_time_limit + 60,
+        broker_connection_retry_on_startup=True,
+        result_expires=24 * 3600,
+    )
+    if settings.embedded_broker:
+        # kombu's SQLAlchemy transport hands these options to create_engine (so its poll
+        # interval stays at the default second); wait for SQLite's lock instead of failing when
+        # the web app and the worker write to the queue at the same moment.
+        app.conf.broker_transport_options = {"connect_args": {"timeout": 30}}
+    else:
+        # Longer than the longest task, or Redis hands a running task to a second worker.
+        app.conf.broker_transport_options = {"visibility_timeout": settings.parse_time_limit * 4}
+    app.docchat_settings = settings  # type: ignore[attr-defined]
+    return app
+
+
+_runtimes: dict[int, Runtime] = {}
+
+
+def runtime_for(app: Celery) -> Runtime:
+    """The worker process's Runtime: the embedding model loads once per process."""
+    key = id(app)
+    if key not in _runtimes:
+        _runtimes[key] = Runtime(app.docchat_settings)  # type: ignore[attr-defined]
+    return _runtimes[key]
