@@ -16,7 +16,7 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -68,14 +68,16 @@ def train_ivfpq(vectors: np.ndarray, ids: np.ndarray) -> Any:
 
 class VectorIndex:
     def __init__(self, path: Path, dim: int, index_type: str = "flat", use_gpu: bool = True,
-                 ) -> None:
+                 lock_path: Path | None = None) -> None:
+        """`lock_path`: the file whose lock serializes writers (several indexes may share one);
+        by default one beside the index."""
         if index_type not in INDEX_TYPES:
             raise ValueError(f"unknown index type {index_type!r}; choose one of {INDEX_TYPES}")
         self.path = path
         self.dim = dim
         self.index_type = index_type
         self.use_gpu = use_gpu and gpu_count() > 0
-        self._lock_path = path.with_suffix(path.suffix + ".lock")
+        self._lock_path = lock_path or path.with_suffix(path.suffix + ".lock")
         self._index: Any = None
         self._gpu_index: Any = None
         self._version: tuple[int, int, int] | None = None
@@ -106,18 +108,30 @@ class VectorIndex:
         with open(self._lock_path, "a+") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
-                writer = IndexWriter(self._read_from_disk(), self.dim, self.index_type)
+                writer = self.open_for_build()
                 yield writer
                 if writer.changed:
-                    writer.train_when_due()
-                    self._save(writer.index)
+                    self.commit(writer)
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def open_for_build(self) -> IndexWriter:
+        """A writer over the saved index, without the lock: for an index nobody else writes
+        yet (one being rebuilt for a new embedding model). Save it with `commit`."""
+        return IndexWriter(self._read_from_disk(), self.dim, self.index_type)
+
+    def commit(self, writer: IndexWriter) -> None:
+        """Save what the writer holds, atomically (training IVF-PQ first when it is due)."""
+        writer.train_when_due()
+        self._save(writer.index)
 
     def _current(self) -> tuple[Any, Any]:
         version = self._disk_version()
         with self._reload_lock:
-            if self._index is None or version != self._version:
+            # A file that vanished (an old model's index, deleted after a switch) keeps
+            # serving what was loaded until the caller moves to the new index.
+            gone = version is None and self._index is not None
+            if self._index is None or (version != self._version and not gone):
                 self._index = self._read_from_disk()
                 self._gpu_index = _to_gpu(self._index) if self.use_gpu else None
                 self._version = version
@@ -175,19 +189,35 @@ class IndexWriter:
         )
         self.changed = True
 
+    def ids(self) -> np.ndarray:
+        """The ids of every vector held, (n,) int64."""
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
     def remove_range(self, first: int, end: int) -> int:
         """Remove every vector whose id is in [first, end); returns how many there were."""
         if _supports_removal(self.index):
             removed = int(self.index.remove_ids(faiss.IDSelectorRange(first, end)))
         else:
-            removed = self._rebuild_without(first, end)
+            removed = self._rebuild_without(lambda ids: (ids < first) | (ids >= end))
         self.changed = self.changed or removed > 0
         return removed
 
-    def _rebuild_without(self, first: int, end: int) -> int:
+    def remove_ids(self, ids: Sequence[int]) -> int:
+        """Remove the vectors with these ids; returns how many there were."""
+        if not len(ids):
+            return 0
+        wanted = np.asarray(ids, dtype=np.int64)
+        if _supports_removal(self.index):
+            removed = int(self.index.remove_ids(faiss.IDSelectorBatch(wanted)))
+        else:
+            removed = self._rebuild_without(lambda held: ~np.isin(held, wanted))
+        self.changed = self.changed or removed > 0
+        return removed
+
+    def _rebuild_without(self, keeps: Callable[[np.ndarray], np.ndarray]) -> int:
         """Graph indexes cannot delete: rebuild from the stored vectors that stay."""
         ids, vectors = all_vectors(self.index)
-        keep = (ids < first) | (ids >= end)
+        keep = keeps(ids)
         removed = int(len(ids) - keep.sum())
         if removed:
             self.index = new_index(self.index_type, self.dim)

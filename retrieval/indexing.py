@@ -10,6 +10,7 @@ import numpy as np
 from ingest.chunking import chunk_document
 from ingest.documents import IngestError
 from ingest.sandbox import parse_isolated
+from retrieval.embeddings import Embedder
 from retrieval.runtime import Runtime
 from retrieval.store import chunk_id_range
 
@@ -51,19 +52,22 @@ def index_document(runtime: Runtime, document_id: str) -> None:
         empty_pages=document.empty_pages,
     )
     store.mark_progress(document_id, 0.3)
-    embedder = runtime.embedder
+    space = runtime.spaces.active()
     chunks = chunk_document(
-        document, embedder.count_tokens, settings.chunk_tokens,
-        settings.chunk_overlap_tokens, embedder.max_tokens,
+        document, space.embedder.count_tokens, settings.chunk_tokens,
+        settings.chunk_overlap_tokens, space.embedder.max_tokens,
     )
     store.mark_progress(document_id, 0.4)
-    vectors = _embed_with_progress(runtime, document_id, [c.text for c in chunks], 0.4, 0.9)
+    texts = [c.text for c in chunks]
+    vectors = _embed_with_progress(runtime, space.embedder, document_id, texts, 0.4, 0.9)
     try:
         ids = store.replace_chunks(record, chunks)
     except LookupError:
         log.info("document %s was deleted while it was processed", document_id)
         return
-    with runtime.index.writing() as writer:
+    with runtime.spaces.writing() as (current, writer):
+        if current.model != space.model:  # a rebuild switched embedding models meanwhile
+            vectors = current.embedder.embed(texts)
         writer.remove_range(*chunk_id_range(record.seq))
         # Deleted while embedding: its vectors must not outlive it.
         if store.get_document(document_id) is not None:
@@ -73,16 +77,17 @@ def index_document(runtime: Runtime, document_id: str) -> None:
 
 
 def _embed_with_progress(
-    runtime: Runtime, document_id: str, texts: list[str], start: float, end: float
+    runtime: Runtime, embedder: Embedder, document_id: str, texts: list[str], start: float,
+    end: float,
 ) -> np.ndarray:
     """(len(texts), dim) float32; progress moves from `start` to `end` as batches finish."""
     parts = []
     for first in range(0, len(texts), _PROGRESS_BATCH):
-        parts.append(runtime.embedder.embed(texts[first:first + _PROGRESS_BATCH]))
+        parts.append(embedder.embed(texts[first:first + _PROGRESS_BATCH]))
         done = min(first + _PROGRESS_BATCH, len(texts)) / len(texts)
         runtime.store.mark_progress(document_id, start + (end - start) * done)
     if not parts:
-        return runtime.embedder.embed([])
+        return embedder.embed([])
     return np.concatenate(parts)
 
 
@@ -91,7 +96,7 @@ def delete_document(runtime: Runtime, document_id: str) -> bool:
     record = runtime.store.get_document(document_id)
     if record is None:
         return False
-    with runtime.index.writing() as writer:
+    with runtime.spaces.writing() as (_, writer):
         writer.remove_range(*chunk_id_range(record.seq))
         runtime.store.delete_document(document_id)
     Path(record.stored_path).unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from retrieval.index import VectorIndex
 from retrieval.llm import ChatModel
 from retrieval.search import Retriever, Weights
 from retrieval.settings import Settings
+from retrieval.spaces import VectorSpaces
 from retrieval.store import Store
 
 
@@ -17,29 +18,30 @@ class Runtime:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         """`embedder` lets several runtimes in one process share a loaded model."""
         self.settings = settings
-        if embedder is not None:
-            self.__dict__["embedder"] = embedder
+        self._shared_embedder = embedder
 
     @cached_property
     def store(self) -> Store:
         return Store(self.settings.database_path)
 
     @cached_property
-    def embedder(self) -> Embedder:
-        s = self.settings
-        return Embedder(s.embedding_model, s.embedding_device, s.embedding_batch_size)
+    def spaces(self) -> VectorSpaces:
+        return VectorSpaces(self.settings, self.store, self._shared_embedder)
 
-    @cached_property
+    @property
+    def embedder(self) -> Embedder:
+        """The model of the index that serves searches now (loads it on first use)."""
+        return self.spaces.active().embedder
+
+    @property
     def index(self) -> VectorIndex:
-        # The dimension comes from the model, so opening the index loads the model.
-        s = self.settings
-        return VectorIndex(s.index_path, self.embedder.dim, s.index_type, s.faiss_gpu)
+        return self.spaces.active().index
 
     @cached_property
     def retriever(self) -> Retriever:
         s = self.settings
         weights = Weights(s.dense_weight, s.lexical_weight, s.rrf_k, s.search_candidates)
-        return Retriever(self.store, self.index, self.embedder, weights)
+        return Retriever(self.store, self.spaces.active, weights)
 
     @cached_property
     def chat(self) -> ChatModel:

@@ -4,11 +4,12 @@ neighbouring chunks instead of returning near-duplicates."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from retrieval.embeddings import Embedder
-from retrieval.index import VectorIndex
 from retrieval.lexical import LexicalIndex
+from retrieval.spaces import VectorSpace
 from retrieval.store import ChunkFilter, Store, StoredChunk
 
 
@@ -64,13 +65,18 @@ def fuse(rankings: list[tuple[float, list[int]]], rrf_k: int) -> list[tuple[int,
 
 
 class Retriever:
-    def __init__(self, store: Store, index: VectorIndex, embedder: Embedder,
+    def __init__(self, store: Store, space: Callable[[], VectorSpace],
                  weights: Weights | None = None) -> None:
+        """`space` gives the embedding model and index that serve searches now: it changes
+        when a rebuild for a new embedding model completes."""
         self.store = store
-        self.index = index
-        self.embedder = embedder
+        self.space = space
         self.weights = weights or Weights()
         self.lexical = LexicalIndex(store.searchable_chunks, store.generation)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.space().embedder
 
     def search(self, query: str, k: int, where: ChunkFilter | None = None,
                budget_chars: int | None = None) -> list[Hit]:
@@ -85,8 +91,9 @@ class Retriever:
             if not allowed:
                 return []
         depth = max(self.weights.candidates, k)
-        vector = self.embedder.embed([query])[0]
-        dense = [i for i, _ in self.index.search(vector, depth, allowed)]
+        space = self.space()
+        vector = space.embedder.embed([query])[0]
+        dense = [i for i, _ in space.index.search(vector, depth, allowed)]
         lexical = [i for i, _ in self.lexical.search(query, depth, allowed)]
         fused = fuse([(self.weights.dense, dense), (self.weights.lexical, lexical)],
                      self.weights.rrf_k)

@@ -148,9 +148,18 @@ class Settings:
     def database_path(self) -> Path:
         return self.data_dir / "docchat.sqlite"
 
+    def index_path(self, model_key: str) -> Path:
+        """The FAISS index built with the embedding model whose key is `model_key`."""
+        return self.data_dir / f"index-{model_key}.faiss"
+
     @property
-    def index_path(self) -> Path:
-        return self.data_dir / "index.faiss"
+    def index_lock_path(self) -> Path:
+        """Locked by every index write (all models' indexes), and by a rebuild's switch."""
+        return self.data_dir / "index.lock"
+
+    @property
+    def rebuild_lock_path(self) -> Path:
+        return self.data_dir / "rebuild.lock"
 
 
 def _convert(name: str, type_name: str, raw: str) -> Any:

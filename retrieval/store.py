@@ -52,6 +52,17 @@ CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id);
 -- Bumped whenever the set of searchable chunks changes; readers rebuild derived indexes.
 CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER);
 INSERT OR IGNORE INTO generation (id, value) VALUES (1, 0);
+-- The embedding model whose index serves searches ('' = the bundled one), and a rebuild for
+-- another model under way (target NULL: none).
+CREATE TABLE IF NOT EXISTS vector_space (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    model TEXT NOT NULL,
+    target TEXT,
+    done INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    started_at REAL,
+    error TEXT
+);
 """
 
 STATUSES = ("queued", "processing", "indexed", "failed")
@@ -162,6 +173,19 @@ class StoredChunk:
     end_time: str | None = None
 
 
+@dataclass(frozen=True)
+class RebuildState:
+    target: str  # the embedding model the new index is built with ('' = bundled)
+    done: int  # chunks embedded so far
+    total: int
+    started_at: float | None
+    error: str | None  # why the last attempt stopped, if it failed
+
+    def to_json(self) -> dict[str, object]:
+        return {"model": self.target or "bundled", "done": self.done, "total": self.total,
+                "started_at": self.started_at, "error": self.error}
+
+
 class Store:
     """Documents and chunks in one SQLite file; safe to share between processes (WAL)."""
 
@@ -263,6 +287,56 @@ class Store:
                 " WHERE d.status = 'indexed' ORDER BY c.id"
             ).fetchall()
         return [row[0] for row in rows], [row[1] for row in rows]
+
+    def all_chunk_ids(self) -> list[int]:
+        """Every chunk row, whatever its document's status, by id."""
+        with self._connect() as db:
+            return [row[0] for row in db.execute("SELECT id FROM chunks ORDER BY id")]
+
+    def chunk_texts(self, ids: Sequence[int]) -> dict[int, str]:
+        """Texts of the chunk rows among `ids` that still exist."""
+        if not ids:
+            return {}
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(ids))})",
+                list(ids)).fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    # ---- which embedding model serves searches, and a rebuild for another one ----
+
+    def active_model(self, default: str) -> str:
+        """The embedding model the searchable index was built with; a new store takes
+        `default` (the configured model), since it has nothing to rebuild."""
+        with self._connect() as db:
+            db.execute("INSERT OR IGNORE INTO vector_space (id, model) VALUES (1, ?)", (default,))
+            return str(db.execute("SELECT model FROM vector_space").fetchone()[0])
+
+    def rebuild_state(self) -> RebuildState | None:
+        """The rebuild under way or last failed, if any."""
+        with self._connect() as db:
+            row = db.execute("SELECT target, done, total, started_at, error FROM vector_space"
+                             " WHERE target IS NOT NULL").fetchone()
+        return RebuildState(**dict(row)) if row else None
+
+    def begin_rebuild(self, target: str, done: int, total: int) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE vector_space SET target = ?, done = ?, total = ?,"
+                       " started_at = ?, error = NULL", (target, done, total, time.time()))
+
+    def rebuild_progress(self, done: int) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE vector_space SET done = ?", (done,))
+
+    def fail_rebuild(self, target: str, message: str) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE vector_space SET target = ?, error = ?", (target, message))
+
+    def switch_model(self, model: str) -> None:
+        """Searches use `model`'s index from now on; no rebuild is under way any more."""
+        with self._connect() as db:
+            db.execute("UPDATE vector_space SET model = ?, target = NULL, done = 0, total = 0,"
+                       " started_at = NULL, error = NULL", (model,))
 
     def chunk_ids_matching(self, where: ChunkFilter) -> list[int]:
         clause, params = where.sql()

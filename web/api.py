@@ -25,9 +25,10 @@ from ingest.transcripts import split_jsonl_meetings
 from retrieval import indexing
 from retrieval.answer import Answer
 from retrieval.runtime import Runtime
+from retrieval.spaces import model_label
 from retrieval.store import ChunkFilter, DocumentRecord
 from web.errors import ApiError
-from workers import INGEST_TASK
+from workers import INGEST_TASK, REBUILD_TASK
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,38 @@ def delete_document(document_id: str) -> Response:
     if not indexing.delete_document(_runtime(), document_id):
         raise ApiError(404, "not_found", f"No document with id {document_id}.")
     return jsonify({"deleted": document_id})
+
+
+@bp.get("/index")
+def index_status() -> Response:
+    """The embedding model and index serving searches, and a rebuild under way, if any."""
+    runtime = _runtime()
+    spaces = runtime.spaces
+    rebuild = runtime.store.rebuild_state()
+    active = spaces.active()
+    return jsonify({
+        "model": model_label(active.model),
+        "configured_model": model_label(spaces.configured),
+        "index_type": runtime.settings.index_type,
+        "vectors": len(active.index),
+        "device": active.embedder.device,
+        "rebuild": rebuild.to_json() if rebuild else None,
+    })
+
+
+@bp.post("/index/rebuild")
+def rebuild_index() -> tuple[Response, int]:
+    """Queue a rebuild for the configured embedding model (workers also do so on start)."""
+    spaces = _runtime().spaces
+    if not spaces.needs_rebuild():
+        return jsonify({"status": "current", "model": model_label(spaces.configured)}), 200
+    try:
+        current_app.extensions["docchat.celery"].send_task(REBUILD_TASK)
+    except OperationalError as exc:
+        raise ApiError(503, "queue_unavailable",
+                       "The processing queue is not reachable: check Redis "
+                       "(DOCCHAT_REDIS_URL) and try again.") from exc
+    return jsonify({"status": "queued", "model": model_label(spaces.configured)}), 202
 
 
 @bp.post("/search")

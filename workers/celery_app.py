@@ -8,6 +8,7 @@ from retrieval.runtime import Runtime
 from retrieval.settings import Settings
 
 INGEST_TASK = "workers.tasks.ingest_document"
+REBUILD_TASK = "workers.tasks.rebuild_index"
 
 
 def create_celery(settings: Settings) -> Celery:

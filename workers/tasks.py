@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
 
+from retrieval import rebuild
 from retrieval.indexing import index_document
 from workers.celery_app import runtime_for
+from workers.recovery import resume_rebuild
+
+# A rebuild re-embeds every chunk: hours on a CPU for millions. It checkpoints and resumes, so
+# the limit only stops a runaway.
+REBUILD_TIME_LIMIT = 7 * 24 * 3600
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +45,20 @@ def ingest_document(self: Task, document_id: str) -> str:
         raise
     record = runtime.store.get_document(document_id)
     return record.status if record else "missing"
+
+
+@shared_task(bind=True, name="workers.tasks.rebuild_index", acks_late=True,
+             soft_time_limit=REBUILD_TIME_LIMIT, time_limit=REBUILD_TIME_LIMIT + 60)
+def rebuild_index(self: Task) -> str:
+    """Rebuild the index for the configured embedding model; search serves the old one until
+    the new one is complete. Safe to run twice: a second one finds it busy or current."""
+    return rebuild.rebuild_index(runtime_for(self.app))
+
+
+@worker_ready.connect
+def _resume_rebuild_on_start(sender: Any = None, **_: Any) -> None:
+    """A worker started with a new embedding model (or after a killed rebuild) resumes it."""
+    app = getattr(sender, "app", None)
+    settings = getattr(app, "docchat_settings", None)
+    if settings is not None and resume_rebuild(settings):
+        log.info("the embedding model changed: an index rebuild is queued")

@@ -74,3 +74,13 @@ def test_delete_removes_a_document_from_search_and_the_library(client, two_teams
     assert client.get(f"/api/documents/{two_teams['red']}").status_code == 404
     assert client.delete(f"/api/documents/{two_teams['red']}").status_code == 404
     assert search(client, collection="blue-team")  # the other team's documents stay
+
+
+def test_index_status_names_the_model_and_a_rebuild_is_only_queued_when_needed(
+        client, two_teams) -> None:
+    status = client.get("/api/index").get_json()
+    assert status["model"].startswith("bundled") and status["rebuild"] is None
+    assert status["vectors"] > 0 and status["index_type"] == "flat"
+    assert status["device"] == "cpu"
+    response = client.post("/api/index/rebuild")
+    assert response.status_code == 200 and response.get_json()["status"] == "current"

@@ -98,25 +98,28 @@ def test_deleted_document_disappears_from_both_searches(runtime, library) -> Non
     assert not delete_document(runtime, library["alpha"])
 
 
-def test_meeting_recall_on_a_qmsum_meeting_within_the_budget(runtime) -> None:
-    """A small, always-run slice of the retrieval benchmark: the first QMSum meeting."""
+def test_meeting_recall_on_qmsum_meetings_within_the_budget(runtime) -> None:
+    """A small, always-run slice of the retrieval benchmark: the first three QMSum meetings.
+    Is a gold turn inside what fits 5,000 characters? (The LangChain recipe finds 0.79 on the
+    first six; tests/benchmarks/retrieval_quality.py measures both.)"""
     with open(EVAL / "qmsum" / "val.jsonl", encoding="utf-8") as handle:
-        meeting = json.loads(handle.readline())
-    path = runtime.settings.data_dir / "meeting.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(meeting))
-    record = store_upload(runtime, path)
-    index_document(runtime, record.id)
-    found = 0
-    queries = meeting["specific_query_list"]
-    for query in queries:
-        gold = {t for start, end in query["relevant_text_span"]
-                for t in range(int(start), int(end) + 1)}
-        hits = runtime.retriever.search(query["query"], 50, ChunkFilter(document_ids=(record.id,)),
-                                        5000)
-        assert sum(len(h.text) for h in hits) <= 5000
-        found += any(h.turn_start <= t <= h.turn_end for h in hits for t in gold)
-    assert found / len(queries) >= 0.8, f"{found} of {len(queries)}"
+        meetings = [json.loads(next(handle)) for _ in range(3)]
+    found = asked = 0
+    for number, meeting in enumerate(meetings):
+        path = runtime.settings.data_dir / f"meeting-{number}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(meeting))
+        record = store_upload(runtime, path)
+        index_document(runtime, record.id)
+        for query in meeting["specific_query_list"]:
+            gold = {t for start, end in query["relevant_text_span"]
+                    for t in range(int(start), int(end) + 1)}
+            hits = runtime.retriever.search(query["query"], 50,
+                                            ChunkFilter(document_ids=(record.id,)), 5000)
+            assert sum(len(h.text) for h in hits) <= 5000
+            found += any(h.turn_start <= t <= h.turn_end for h in hits for t in gold)
+            asked += 1
+    assert found / asked >= 0.8, f"{found} of {asked}"
 
 
 def test_settings_weights_reach_the_retriever(runtime) -> None:

@@ -1,0 +1,111 @@
+"""Rebuild the vector index after the embedding model changed, while search goes on.
+
+The new model's index fills beside the active one from the chunk texts in SQLite (no file is
+parsed again), with checkpoints, so a killed rebuild resumes where it stopped. Searches keep
+using the old model and index until the end; then, under the index write lock, the rebuild
+catches up with what changed meanwhile (documents indexed or deleted), saves, and switches.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.index import IndexWriter
+from retrieval.runtime import Runtime
+from retrieval.spaces import VectorSpace, model_label
+
+log = logging.getLogger(__name__)
+
+BATCH = 1024
+
+
+@contextmanager
+def _try_lock(path: Path) -> Iterator[bool]:
+    """True inside when this process holds the lock; False when another one does."""
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def rebuild_index(runtime: Runtime, *, batch: int = BATCH, checkpoint_seconds: float = 60.0,
+                  on_batch: Callable[[int, int], None] | None = None) -> str:
+    """Make the configured embedding model the one that serves searches.
+
+    Returns "current" (it already is), "busy" (another process is rebuilding) or "switched".
+    `on_batch(done, total)` is called after every batch.
+    """
+    spaces, store = runtime.spaces, runtime.store
+    target = spaces.configured
+    runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with _try_lock(runtime.settings.rebuild_lock_path) as mine:
+        if not mine:
+            return "busy"
+        old = spaces.active_model()
+        if old == target:
+            return "current"
+        try:
+            space = spaces.space(target)
+            writer = space.index.open_for_build()
+        except Exception as exc:
+            store.fail_rebuild(target, f"the embedding model {model_label(target)} could not be "
+                                       f"loaded ({exc}); fix DOCCHAT_EMBEDDING_MODEL")
+            raise
+        _fill(runtime, space, writer, batch, checkpoint_seconds, on_batch)
+        with spaces.writing():  # no index write can happen between the catch-up and the switch
+            _catch_up(runtime, space, writer)
+            space.index.commit(writer)
+            store.switch_model(target)
+        spaces.space(old).index.path.unlink(missing_ok=True)
+        log.info("searches now use %s (%d vectors)", model_label(target), writer.index.ntotal)
+        return "switched"
+
+
+def _fill(runtime: Runtime, space: VectorSpace, writer: IndexWriter, batch: int,
+          checkpoint_seconds: float, on_batch: Callable[[int, int], None] | None) -> None:
+    store = runtime.store
+    held = set(writer.ids().tolist())
+    todo = [i for i in store.all_chunk_ids() if i not in held]
+    done, total = len(held), len(held) + len(todo)
+    store.begin_rebuild(space.model, done, total)
+    log.info("rebuilding the index for %s: %d of %d chunks to embed",
+             model_label(space.model), len(todo), total)
+    saved = time.monotonic()
+    for first in range(0, len(todo), batch):
+        _embed_into(space, writer, store.chunk_texts(todo[first:first + batch]))
+        done = min(done + batch, total)
+        store.rebuild_progress(done)
+        if time.monotonic() - saved >= checkpoint_seconds:
+            space.index.commit(writer)
+            saved = time.monotonic()
+        if on_batch is not None:
+            on_batch(done, total)
+
+
+def _catch_up(runtime: Runtime, space: VectorSpace, writer: IndexWriter) -> None:
+    """Add the chunks written since the fill and drop those deleted meanwhile."""
+    wanted = runtime.store.all_chunk_ids()
+    held = writer.ids()
+    writer.remove_ids(held[~np.isin(held, wanted)].tolist())
+    missing = sorted(set(wanted) - set(held.tolist()))
+    for first in range(0, len(missing), BATCH):
+        _embed_into(space, writer, runtime.store.chunk_texts(missing[first:first + BATCH]))
+
+
+def _embed_into(space: VectorSpace, writer: IndexWriter, texts: dict[int, str]) -> None:
+    ids = sorted(texts)
+    if ids:
+        writer.add(ids, space.embedder.embed([texts[i] for i in ids]))
