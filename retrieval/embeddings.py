@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,21 +41,30 @@ class Embedder:
         self.model_name = model or str(bundled_model_path())
         self.requested_device = device
         self.batch_size = batch_size
-        self._load_lock = threading.Lock()
+        # One thread at a time loads and uses the model: a fast tokenizer used from two
+        # threads at once fails ("Already borrowed"), and two encodes would only fight over
+        # the same cores. A worker's other thread parses (in a child process) meanwhile.
+        self._lock = threading.RLock()
+        self._model: Any = None
 
-    @cached_property
+    @property
     def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> Any:
         # Models come from disk only: never reach for a hub at run time.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        with self._load_lock:
-            device = pick_device(self.requested_device)
-            model = SentenceTransformer(self.model_name, device=device)
-            if device.startswith("cuda"):
-                model.half()
-            return model
+        device = pick_device(self.requested_device)
+        model = SentenceTransformer(self.model_name, device=device)
+        if device.startswith("cuda"):
+            model.half()
+        return model
 
     @property
     def device(self) -> str:
@@ -77,18 +85,21 @@ class Embedder:
         return int(self.model.max_seq_length) - 2
 
     def count_tokens(self, text: str) -> int:
-        ids = self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        with self._lock:
+            ids = self.model.tokenizer(text, add_special_tokens=False,
+                                       verbose=False)["input_ids"]
         return len(ids)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32, L2-normalized, so inner product is cosine similarity."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._lock:
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)

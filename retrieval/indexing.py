@@ -53,9 +53,10 @@ def index_document(runtime: Runtime, document_id: str) -> None:
     )
     store.mark_progress(document_id, 0.3)
     space = runtime.spaces.active()
+    chunk_tokens, overlap_tokens = settings.chunk_sizes(document.kind)
     chunks = chunk_document(
-        document, space.embedder.count_tokens, settings.chunk_tokens,
-        settings.chunk_overlap_tokens, space.embedder.max_tokens,
+        document, space.embedder.count_tokens, chunk_tokens, overlap_tokens,
+        space.embedder.max_tokens,
     )
     store.mark_progress(document_id, 0.4)
     texts = [c.text for c in chunks]

@@ -58,6 +58,8 @@ class Settings:
     # Chunking, in tokens of the embedding model's tokenizer.
     chunk_tokens: int = 128
     chunk_overlap_tokens: int = 16
+    # Meeting chunks are runs of whole turns: smaller runs rank turns more precisely.
+    meeting_chunk_tokens: int = 48
     # Retrieval.
     top_k: int = 5
     # Characters of retrieved passages given to the LLM with a question.
@@ -78,6 +80,8 @@ class Settings:
     parse_time_limit: int = 300
     parse_memory_mb: int = 2048
     web_threads: int = 8
+    # Processes of the worker `docchat serve` starts: one embeds while another parses.
+    worker_concurrency: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -147,6 +151,13 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "docchat.sqlite"
+
+    def chunk_sizes(self, kind: str) -> tuple[int, int]:
+        """(target tokens, overlap tokens) of the chunks of a document of this kind."""
+        if kind == "meeting":
+            size = self.meeting_chunk_tokens
+            return size, min(self.chunk_overlap_tokens, size // 8)
+        return self.chunk_tokens, self.chunk_overlap_tokens
 
     def index_path(self, model_key: str) -> Path:
         """The FAISS index built with the embedding model whose key is `model_key`."""

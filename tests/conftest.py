@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -85,15 +84,14 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, llm_url: 
 @pytest.fixture(scope="session")
 def worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
     """One real Celery worker process consuming the test queue."""
-    from workers import create_celery
+    from workers import create_celery, worker_command
 
     env = {**os.environ, **settings.to_env()}
     log_path = settings.data_dir / "worker.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO",
-             "--concurrency", "1", "--pool", "prefork", "--without-gossip", "--without-mingle",
-             "--hostname", f"test-{uuid.uuid4().hex[:6]}@%h"],
+            worker_command(settings, "--loglevel", "INFO",
+                           "--hostname", f"test-{uuid.uuid4().hex[:6]}@%h"),
             env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         )
     celery = create_celery(settings)

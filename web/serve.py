@@ -16,6 +16,7 @@ from pathlib import Path
 
 from retrieval.llm_server import start_llm_server, wait_for_llm
 from retrieval.settings import Settings
+from workers import worker_command
 from workers.recovery import requeue_unfinished
 
 log = logging.getLogger("docchat.serve")
@@ -60,7 +61,8 @@ def serve_forever(settings: Settings) -> int:
             wait_for_llm(settings.llm_url, LLM_START_TIMEOUT, llm)
         if settings.starts_worker:
             log.info("starting a Celery worker (broker: %s)", _safe_url(settings.broker_url))
-            children.append(("worker", _start(_worker_command(), env, logs / "worker.log")))
+            worker = worker_command(settings, "--loglevel", "INFO")
+            children.append(("worker", _start(worker, env, logs / "worker.log")))
         requeued = requeue_unfinished(settings)
         if requeued:
             log.info("requeued %d unfinished documents", requeued)
@@ -75,11 +77,6 @@ def serve_forever(settings: Settings) -> int:
         return 0
     finally:
         _stop_all(children)
-
-
-def _worker_command() -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO",
-            "--concurrency", "1", "--pool", "prefork", "--without-gossip", "--without-mingle"]
 
 
 def _web_command(settings: Settings) -> list[str]:

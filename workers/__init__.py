@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.celery_app import INGEST_TASK, REBUILD_TASK, create_celery
+from workers.celery_app import INGEST_TASK, REBUILD_TASK, create_celery, worker_command
 
-__all__ = ["INGEST_TASK", "REBUILD_TASK", "create_celery"]
+__all__ = ["INGEST_TASK", "REBUILD_TASK", "create_celery", "worker_command"]
 
 _app: Any = None
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+
 from celery import Celery
 
 from retrieval.runtime import Runtime
 from retrieval.settings import Settings
+from workers import embedded_broker
 
 INGEST_TASK = "workers.tasks.ingest_document"
 REBUILD_TASK = "workers.tasks.rebuild_index"
@@ -13,7 +17,10 @@ REBUILD_TASK = "workers.tasks.rebuild_index"
 
 def create_celery(settings: Settings) -> Celery:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = Celery("docchat", broker=settings.broker_url, backend=settings.result_backend,
+    broker = settings.broker_url
+    if settings.embedded_broker:
+        broker = embedded_broker.broker_url(broker)
+    app = Celery("docchat", broker=broker, backend=settings.result_backend,
                  include=["workers.tasks"])
     app.conf.update(
         task_default_queue=settings.queue,
@@ -42,12 +49,23 @@ def create_celery(settings: Settings) -> Celery:
     return app
 
 
+def worker_command(settings: Settings, *extra: str) -> list[str]:
+    """The command line of a worker as `docchat serve` starts it (tests and benchmarks too):
+    `worker_concurrency` processes, each embedding on its share of the cores (workers.cores)."""
+    return [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool", "prefork",
+            "--concurrency", str(settings.worker_concurrency), "--without-gossip",
+            "--without-mingle", *extra]
+
+
 _runtimes: dict[int, Runtime] = {}
+_runtimes_lock = threading.Lock()
 
 
 def runtime_for(app: Celery) -> Runtime:
-    """The worker process's Runtime: the embedding model loads once per process."""
+    """The worker process's Runtime, shared by its threads: the embedding model loads once per
+    process."""
     key = id(app)
-    if key not in _runtimes:
-        _runtimes[key] = Runtime(app.docchat_settings)  # type: ignore[attr-defined]
-    return _runtimes[key]
+    with _runtimes_lock:
+        if key not in _runtimes:
+            _runtimes[key] = Runtime(app.docchat_settings)  # type: ignore[attr-defined]
+        return _runtimes[key]

@@ -7,10 +7,11 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_process_init, worker_ready
 
 from retrieval import rebuild
 from retrieval.indexing import index_document
+from workers import cores
 from workers.celery_app import runtime_for
 from workers.recovery import resume_rebuild
 
@@ -62,3 +63,23 @@ def _resume_rebuild_on_start(sender: Any = None, **_: Any) -> None:
     settings = getattr(app, "docchat_settings", None)
     if settings is not None and resume_rebuild(settings):
         log.info("the embedding model changed: an index rebuild is queued")
+
+
+@worker_init.connect
+def _remember_concurrency(sender: Any = None, **_: Any) -> None:
+    cores.remember_concurrency(int(getattr(sender, "concurrency", 0) or 0))
+
+
+@worker_process_init.connect
+def _prepare_process(**_: Any) -> None:
+    """Each pool process takes its share of the cores and loads the embedding model now, so
+    that the first upload does not wait for it."""
+    threads = cores.share_cores()
+    if threads:
+        log.info("this worker process embeds with %d torch threads", threads)
+    import workers
+
+    try:
+        runtime_for(workers.app).spaces.active().embedder.embed(["warm up"])
+    except Exception:  # the first task reports it to the user; the process must live on
+        log.exception("the embedding model could not be loaded")
