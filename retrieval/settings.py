@@ -78,6 +78,9 @@ class Settings:
     max_upload_mb: int = 100
     max_pages: int = 2000
     parse_time_limit: int = 300
+    # A whole ingest task (parse, chunk, embed, index): a backstop against a hung task, far
+    # above what the largest allowed document takes to embed on a CPU.
+    task_time_limit: int = 3600
     parse_memory_mb: int = 2048
     web_threads: int = 8
     # Processes of the worker `docchat serve` starts: one embeds while another parses.

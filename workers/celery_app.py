@@ -32,8 +32,8 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_soft_time_limit=settings.parse_time_limit,
-        task_time_limit=settings.parse_time_limit + 60,
+        task_soft_time_limit=settings.task_time_limit,
+        task_time_limit=settings.task_time_limit + 60,
         broker_connection_retry_on_startup=True,
         result_expires=24 * 3600,
     )
@@ -44,7 +44,7 @@ def create_celery(settings: Settings) -> Celery:
         app.conf.broker_transport_options = {"connect_args": {"timeout": 30}}
     else:
         # Longer than the longest task, or Redis hands a running task to a second worker.
-        app.conf.broker_transport_options = {"visibility_timeout": settings.parse_time_limit * 4}
+        app.conf.broker_transport_options = {"visibility_timeout": settings.task_time_limit * 2}
     app.docchat_settings = settings  # type: ignore[attr-defined]
     return app
 

@@ -29,11 +29,12 @@ def ingest_document(self: Task, document_id: str) -> str:
     try:
         index_document(runtime, document_id)
     except SoftTimeLimitExceeded:
-        limit = runtime.settings.parse_time_limit
+        limit = runtime.settings.task_time_limit
         runtime.store.mark_failed(
-            document_id, "parse_timeout",
-            f"Processing took longer than {limit} seconds and was stopped. The file may be "
-            "damaged or unusually complex: try re-exporting it, or split it into parts.",
+            document_id, "processing_timeout",
+            f"Processing took longer than {limit} seconds and was stopped. Split the file into "
+            "parts and upload them, or ask your administrator to raise "
+            "DOCCHAT_TASK_TIME_LIMIT.",
         )
         log.warning("document %s timed out (task %s)", document_id, self.request.id)
     except Exception:
