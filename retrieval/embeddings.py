@@ -41,9 +41,9 @@ class Embedder:
         self.model_name = model or str(bundled_model_path())
         self.requested_device = device
         self.batch_size = batch_size
-        # One thread at a time loads and uses the model: a fast tokenizer used from two
-        # threads at once fails ("Already borrowed"), and two encodes would only fight over
-        # the same cores. A worker's other thread parses (in a child process) meanwhile.
+        # One thread at a time loads and uses the model (the web app searches from several
+        # threads): a fast tokenizer used from two threads at once fails ("Already borrowed"),
+        # and two encodes would only fight over the same cores.
         self._lock = threading.RLock()
         self._model: Any = None
 

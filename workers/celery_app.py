@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 
 from celery import Celery
 
@@ -58,14 +57,11 @@ def worker_command(settings: Settings, *extra: str) -> list[str]:
 
 
 _runtimes: dict[int, Runtime] = {}
-_runtimes_lock = threading.Lock()
 
 
 def runtime_for(app: Celery) -> Runtime:
-    """The worker process's Runtime, shared by its threads: the embedding model loads once per
-    process."""
+    """The worker process's Runtime: the embedding model loads once per process."""
     key = id(app)
-    with _runtimes_lock:
-        if key not in _runtimes:
-            _runtimes[key] = Runtime(app.docchat_settings)  # type: ignore[attr-defined]
-        return _runtimes[key]
+    if key not in _runtimes:
+        _runtimes[key] = Runtime(app.docchat_settings)  # type: ignore[attr-defined]
+    return _runtimes[key]

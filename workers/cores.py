@@ -20,9 +20,9 @@ def remember_concurrency(concurrency: int) -> None:
     _concurrency = concurrency
 
 
-def embedding_threads(cpus: int | None, concurrency: int) -> int:
+def embedding_threads(cpus: int, concurrency: int) -> int:
     """Torch threads for one of `concurrency` processes on `cpus` cores (0: leave torch be)."""
-    if not cpus or concurrency <= 0:
+    if concurrency <= 0:
         return 0
     return max(1, cpus // concurrency)
 
