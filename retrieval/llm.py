@@ -1,18 +1,43 @@
-"""The chat model, always behind an OpenAI-compatible API (vLLM, llama-cpp-python's server, ...)."""
+"""The chat model, always behind an OpenAI-compatible API (vLLM, llama-cpp-python's server, ...).
+
+Streaming answers go through LangChain's ChatOpenAI. Single completions and structured output
+use the OpenAI client directly: the request shape for a JSON schema differs between servers
+(OpenAI and vLLM take `json_schema`, llama-cpp-python's server takes `json_object` with a
+`schema` and answers 500 to `json_schema`), and docchat has to choose it per server.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 import openai
 from langchain_core.messages import BaseMessage
 from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, ValidationError
 
-from retrieval.settings import Settings
+from retrieval.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class LLMUnavailable(RuntimeError):
     """The LLM server cannot be reached or failed; the caller answers 503."""
+
+
+class ContextOverflow(ValueError):
+    """The prompt does not fit the model's context window; the caller splits its input."""
+
+
+class StructuredOutputError(RuntimeError):
+    """The model's reply did not validate against the schema, even after a repair request."""
 
 
 _UNAVAILABLE = (
@@ -22,32 +47,264 @@ _UNAVAILABLE = (
     openai.NotFoundError,
 )
 
+# How each server is asked for JSON that follows a schema, in the order auto-detection tries.
+STRUCTURED_MODES = ("json_schema", "json_object", "prompt")
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system"}
+
+
+def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+    return [{"role": _ROLES.get(m.type, m.type), "content": str(m.content)} for m in messages]
+
+
+def is_context_overflow(exc: openai.APIStatusError) -> bool:
+    """vLLM: "This model's maximum context length is N tokens"; llama.cpp: "Requested tokens
+    (N) exceed context window of M"; both answer 400."""
+    text = str(exc).lower()
+    return "context length" in text or "context window" in text or "too many tokens" in text
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with `$ref`s to `$defs` replaced by their definitions (pydantic writes refs
+    for nested models; not every server's grammar compiler follows them), and without string
+    length limits, which llama.cpp's grammar compiler unrolls into grammars it cannot parse."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()
+                    if k not in ("$defs", "title", "maxLength", "minLength")}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
 
 class ChatModel:
     def __init__(self, settings: Settings) -> None:
         self.base_url = settings.llm_url
+        self.model = settings.llm_model
+        self.temperature = settings.llm_temperature
+        self.max_tokens = settings.llm_max_tokens
+        self._configured_context = settings.llm_context
+        mode = settings.llm_structured_output
+        if mode != "auto" and mode not in STRUCTURED_MODES:
+            raise SettingsError(f"DOCCHAT_LLM_STRUCTURED_OUTPUT takes auto, "
+                                f"{', '.join(STRUCTURED_MODES)}; got {mode!r}")
+        self._mode: str | None = None if mode == "auto" else mode
+        self._context: int | None = None
+        self._lock = threading.Lock()
         self._chat = ChatOpenAI(
             base_url=self.base_url,
             api_key=settings.llm_api_key,  # type: ignore[arg-type]
             model=settings.llm_model,
             temperature=settings.llm_temperature,
             max_completion_tokens=settings.llm_max_tokens,
+            # llama-cpp-python's server ignores max_completion_tokens and would write until the
+            # context is full; every server reads max_tokens.
+            extra_body={"max_tokens": settings.llm_max_tokens},
             timeout=settings.llm_timeout,
             max_retries=1,
         )
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=settings.llm_api_key,
+                                     timeout=settings.llm_timeout, max_retries=1)
 
-    def stream(self, messages: Sequence[BaseMessage]) -> Iterator[str]:
+    def stream(self, messages: Sequence[BaseMessage], temperature: float | None = None,
+               ) -> Iterator[str]:
         """Text pieces as the server generates them."""
+        chat = self._chat if temperature is None else self._chat.bind(temperature=temperature)
         try:
-            for piece in self._chat.stream(list(messages)):
+            for piece in chat.stream(list(messages)):
                 text = piece.content if isinstance(piece.content, str) else ""
                 if text:
                     yield text
+        except openai.BadRequestError as exc:
+            if is_context_overflow(exc):
+                raise ContextOverflow(str(exc)) from exc
+            raise
         except _UNAVAILABLE as exc:
             raise LLMUnavailable(self._unavailable_message(exc)) from exc
+
+    def complete(self, messages: Sequence[BaseMessage], temperature: float | None = None,
+                 max_tokens: int | None = None) -> str:
+        """The whole reply to `messages` as one string."""
+        reply, _ = self._create(to_openai_messages(messages), temperature, max_tokens, None)
+        return reply
+
+    def structured(self, messages: Sequence[BaseMessage], schema: type[Model],
+                   max_tokens: int | None = None) -> Model:
+        """The reply as an instance of `schema`, requested in the form this server supports
+        (detected once), validated, and repaired once when it does not validate."""
+        json_schema = inline_refs(schema.model_json_schema())
+        plain = to_openai_messages(messages)
+        reply, mode = self._structured_reply(plain, json_schema, schema.__name__, max_tokens)
+        try:
+            return schema.model_validate_json(_json_text(reply))
+        except ValidationError as exc:
+            problem = _short(exc)
+        log.info("the model's %s did not validate (%s); asking it to repair", schema.__name__,
+                 problem)
+        repair = plain + [
+            {"role": "assistant", "content": reply},
+            {"role": "user", "content": (
+                f"That reply is not valid: {problem}. Answer again with only a JSON object "
+                f"that follows this JSON schema, shorter if needed:\n{json.dumps(json_schema)}")},
+        ]
+        second, _ = self._create(repair, 0.0, max_tokens, _response_format(mode, json_schema,
+                                                                           schema.__name__))
+        try:
+            return schema.model_validate_json(_json_text(second))
+        except ValidationError as exc:
+            raise StructuredOutputError(
+                f"The language model ({self.model}) did not return a valid {schema.__name__} "
+                f"after one repair request: {_short(exc)}. A larger model does better."
+            ) from exc
+
+    def _structured_reply(self, plain: list[dict[str, str]], json_schema: dict[str, Any],
+                          name: str, max_tokens: int | None) -> tuple[str, str]:
+        """(reply, mode). Tries the modes this server may support until one is accepted."""
+        modes = [self._mode] if self._mode else list(STRUCTURED_MODES)
+        last: Exception | None = None
+        for mode in modes:
+            try:
+                asked = _with_schema(plain, json_schema) if mode == "prompt" else plain
+                reply, _ = self._create(asked, 0.0, max_tokens,
+                                        _response_format(mode, json_schema, name),
+                                        raw_errors=len(modes) > 1)
+            except (openai.BadRequestError, openai.InternalServerError,
+                    openai.UnprocessableEntityError) as exc:
+                if isinstance(exc, openai.BadRequestError) and is_context_overflow(exc):
+                    raise ContextOverflow(str(exc)) from exc
+                log.info("the LLM server refused structured output as %s: %s", mode, exc)
+                last = exc
+                continue
+            if self._mode is None:
+                with self._lock:
+                    self._mode = mode
+                log.info("the LLM server takes structured output as %s", mode)
+            return reply, mode
+        raise LLMUnavailable(self._unavailable_message(last or RuntimeError("no mode")))
+
+    def _create(self, messages: list[dict[str, str]], temperature: float | None,
+                max_tokens: int | None, response_format: dict[str, Any] | None,
+                raw_errors: bool = False) -> tuple[str, str | None]:
+        """(text, finish reason) of one non-streamed completion."""
+        extra: dict[str, Any] = {}
+        if response_format is not None:
+            extra["response_format"] = response_format
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                temperature=self.temperature if temperature is None else temperature,
+                max_tokens=max_tokens or self.max_tokens,
+                **extra,
+            )
+        except openai.BadRequestError as exc:
+            if is_context_overflow(exc):
+                raise ContextOverflow(str(exc)) from exc
+            raise
+        except openai.InternalServerError as exc:
+            if raw_errors:  # detection: the server may refuse only this request's format
+                raise
+            raise LLMUnavailable(self._unavailable_message(exc)) from exc
+        except (openai.APIConnectionError, openai.APITimeoutError, openai.NotFoundError) as exc:
+            raise LLMUnavailable(self._unavailable_message(exc)) from exc
+        choice = response.choices[0]
+        return choice.message.content or "", choice.finish_reason
+
+    def context_window(self) -> int:
+        """Tokens the model reads and writes in one request: what the server reports
+        (vLLM's `max_model_len` on /v1/models), else DOCCHAT_LLM_CONTEXT."""
+        if self._context is None:
+            reported = self._reported_context()
+            self._context = reported or self._configured_context
+        return self._context
+
+    def _reported_context(self) -> int | None:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/models", timeout=5) as response:
+                listing = json.load(response)
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+        for entry in listing.get("data", []) if isinstance(listing, dict) else []:
+            if not isinstance(entry, dict):
+                continue
+            length = entry.get("max_model_len")
+            if isinstance(length, int) and length > 0 and (
+                    entry.get("id") == self.model or len(listing["data"]) == 1):
+                return length
+        return None
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` for this model: the server's tokenizer when it offers one
+        (llama-cpp-python: /extras/tokenize/count; vLLM: /tokenize), else an estimate that
+        errs high."""
+        root = self.base_url.removesuffix("/v1")
+        for url, body, key in (
+            (f"{root}/extras/tokenize/count", {"input": text, "model": self.model}, "count"),
+            (f"{root}/tokenize", {"prompt": text, "model": self.model}, "count"),
+        ):
+            counted = _post_json(url, body)
+            if isinstance(counted, dict) and isinstance(counted.get(key), int):
+                return int(counted[key])
+        return estimate_tokens(text)
 
     def _unavailable_message(self, exc: Exception) -> str:
         return (
             f"The language model at {self.base_url} is not answering ({type(exc).__name__}). "
             "Search still works; try asking again in a moment, or check DOCCHAT_LLM_BASE_URL."
         )
+
+
+def estimate_tokens(text: str) -> int:
+    """A count that errs high for English and Russian with common tokenizers: about 3 bytes of
+    UTF-8 per token (English averages 4 characters, Cyrillic 2 bytes a character)."""
+    return len(text.encode("utf-8")) // 3 + 1
+
+
+def _post_json(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _response_format(mode: str, json_schema: dict[str, Any], name: str,
+                     ) -> dict[str, Any] | None:
+    if mode == "json_schema":
+        return {"type": "json_schema",
+                "json_schema": {"name": name, "schema": json_schema}}
+    if mode == "json_object":
+        return {"type": "json_object", "schema": json_schema}
+    return None
+
+
+def _with_schema(messages: list[dict[str, str]], json_schema: dict[str, Any],
+                 ) -> list[dict[str, str]]:
+    """For servers without constrained decoding: the schema spelled out in the last message."""
+    last = messages[-1]
+    note = f"\n\nReply with only a JSON object that follows this JSON schema:\n" \
+           f"{json.dumps(json_schema, ensure_ascii=False)}"
+    return messages[:-1] + [{**last, "content": last["content"] + note}]
+
+
+def _json_text(reply: str) -> str:
+    """The JSON object in a reply, without a Markdown fence or words around it."""
+    start, end = reply.find("{"), reply.rfind("}")
+    return reply[start:end + 1] if 0 <= start < end else reply
+
+
+def _short(exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+    where = ".".join(str(p) for p in first.get("loc", ())) or "the reply"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first.get('msg')}{more}"
