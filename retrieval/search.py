@@ -4,13 +4,25 @@ neighbouring chunks instead of returning near-duplicates."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from retrieval.embeddings import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.spaces import VectorSpace
 from retrieval.store import ChunkFilter, Store, StoredChunk
+
+
+@dataclass(frozen=True)
+class PassageRef:
+    """A passage by position: chunks first..last (inclusive) of a document."""
+
+    document_id: str
+    first_ordinal: int
+    last_ordinal: int
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,9 @@ class Hit:
         data["speakers"] = list(self.speakers)
         del data["first_ordinal"], data["last_ordinal"]
         return data
+
+    def ref(self) -> PassageRef:
+        return PassageRef(self.document_id, self.first_ordinal, self.last_ordinal)
 
     def location(self) -> str:
         """Where the passage is, as a reader would say it: 'report.pdf, page 3'."""
@@ -102,6 +117,27 @@ class Retriever:
         if budget_chars is None:
             return hits[:k]
         return fit_budget(hits, budget_chars)
+
+
+    def passages(self, refs: Sequence[PassageRef], where: ChunkFilter | None = None,
+                 ) -> list[Hit]:
+        """The passages at these positions, as they read now (what an answer was given, to
+        answer again); positions the filter excludes or that no longer exist are left out."""
+        allowed = None
+        if where is not None and not where.is_empty:
+            allowed = set(self.store.chunk_ids_matching(where))
+        hits = []
+        for ref in refs:
+            rows = self.store.chunks_in_range(ref.document_id, ref.first_ordinal,
+                                              ref.last_ordinal)
+            chunks = [_hit(row, 0.0) for row in rows if allowed is None or row.id in allowed]
+            if not chunks:
+                continue
+            passage = chunks[0]
+            for chunk in chunks[1:]:
+                passage = _merge(passage, chunk)
+            hits.append(passage)
+        return hits
 
 
 def _hit(row: StoredChunk, score: float) -> Hit:

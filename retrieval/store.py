@@ -353,6 +353,12 @@ class Store:
             "c.document_id = ? AND c.ordinal IN (?, ?)",
             [chunk.document_id, chunk.ordinal - 1, chunk.ordinal + 1]).values()}
 
+    def chunks_in_range(self, document_id: str, first: int, last: int) -> list[StoredChunk]:
+        """The document's chunks with ordinals first..last, in order."""
+        found = self._chunks_where("c.document_id = ? AND c.ordinal BETWEEN ? AND ?",
+                                   [document_id, first, last])
+        return sorted(found.values(), key=lambda c: c.ordinal)
+
     def mark_failed(self, document_id: str, code: str, message: str) -> None:
         self._update(document_id, status="failed", error_code=code, error_message=message)
 

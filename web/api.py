@@ -23,8 +23,9 @@ from ingest.formats import StoredKind, sniff
 from ingest.text import decode_text
 from ingest.transcripts import split_jsonl_meetings
 from retrieval import indexing
-from retrieval.answer import Answer
+from retrieval.answer import Answer, Message, Question
 from retrieval.runtime import Runtime
+from retrieval.search import PassageRef
 from retrieval.spaces import model_label
 from retrieval.store import ChunkFilter, DocumentRecord
 from web.errors import ApiError
@@ -209,12 +210,17 @@ def search() -> Response:
 
 @bp.post("/ask")
 def ask() -> Response:
+    """A cited answer. Optional: history (earlier messages, for follow-ups), temperature,
+    context (the passages of an earlier answer, to regenerate it), stream (SSE)."""
     body = _json_body()
-    question = _text_field(body, "question")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise ApiError(400, "bad_request", "'stream' must be true or false.")
-    pieces = _runtime().answerer.stream(question, filters_from(body))
+    question = Question(
+        text=_text_field(body, "question"), where=filters_from(body),
+        history=_history(body), temperature=_temperature(body), context=_context(body),
+    )
+    pieces = _runtime().answerer.stream(question)
     # Pull the first piece now: an unreachable LLM becomes a 503 before any byte is sent.
     first = next(pieces)
     if not stream:
@@ -248,6 +254,44 @@ def _sse(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
 def _chain(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str | Answer]:
     yield first
     yield from rest
+
+
+MAX_HISTORY = 20
+
+
+def _history(body: dict[str, Any]) -> tuple[Message, ...]:
+    history = body.get("history", [])
+    if not isinstance(history, list) or len(history) > MAX_HISTORY or not all(
+            isinstance(m, dict) and m.get("role") in ("user", "assistant")
+            and isinstance(m.get("content"), str) for m in history):
+        raise ApiError(400, "bad_request",
+                       f"'history' must be a list of at most {MAX_HISTORY} messages like "
+                       '{"role": "user" or "assistant", "content": "..."}.')
+    return tuple(Message(m["role"], m["content"][:MAX_QUESTION_CHARS]) for m in history)
+
+
+def _temperature(body: dict[str, Any]) -> float | None:
+    value = body.get("temperature")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2:
+        raise ApiError(400, "bad_request", "'temperature' must be a number from 0 to 2.")
+    return float(value)
+
+
+def _context(body: dict[str, Any]) -> tuple[PassageRef, ...] | None:
+    refs = body.get("context")
+    if refs is None:
+        return None
+    try:
+        parsed = tuple(PassageRef(str(r["document_id"]), int(r["first_ordinal"]),
+                                  int(r["last_ordinal"])) for r in refs)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ApiError(400, "bad_request",
+                       "'context' must be the 'context' list of an earlier answer.") from exc
+    if not parsed or len(parsed) > MAX_K:
+        raise ApiError(400, "bad_request", f"'context' takes 1 to {MAX_K} passages.")
+    return parsed
 
 
 def _json_body() -> dict[str, Any]:
