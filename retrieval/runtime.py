@@ -7,6 +7,7 @@ from functools import cached_property
 from retrieval.answer import Answerer
 from retrieval.embeddings import Embedder
 from retrieval.index import VectorIndex
+from retrieval.jobs import JobStore
 from retrieval.llm import ChatModel
 from retrieval.search import Retriever, Weights
 from retrieval.settings import Settings
@@ -23,6 +24,10 @@ class Runtime:
     @cached_property
     def store(self) -> Store:
         return Store(self.settings.database_path)
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        return JobStore(self.settings.database_path)
 
     @cached_property
     def spaces(self) -> VectorSpaces:
@@ -51,4 +56,4 @@ class Runtime:
     def answerer(self) -> Answerer:
         s = self.settings
         return Answerer(self.retriever, self.chat, s.answer_context_chars,
-                        s.min_citation_similarity)
+                        s.min_citation_similarity, s.min_relevance)

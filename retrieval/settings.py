@@ -51,6 +51,9 @@ class Settings:
     llm_temperature: float = 0.2
     llm_max_tokens: int = 384
     llm_timeout: float = 120.0
+    # How to ask the server for JSON that follows a schema: auto (detect), json_schema (OpenAI,
+    # vLLM), json_object (llama-cpp-python's server) or prompt (validate and repair only).
+    llm_structured_output: str = "auto"
     # Embeddings: a sentence-transformers model path or name; empty means the bundled one.
     embedding_model: str = ""
     embedding_device: str = "auto"
@@ -74,6 +77,13 @@ class Settings:
     faiss_gpu: bool = True
     # An uncited answer sentence is attributed to a passage only this similar (cosine) or more.
     min_citation_similarity: float = 0.5
+    # A question is answered only when its best passage is at least this relevant (0..1: the
+    # larger of the embedding cosine and the share of the question's words it contains).
+    min_relevance: float = 0.35
+    # Meeting summaries and commitments: tokens the model may write per request, and tokens of
+    # transcript per part of a map-reduce (0: as many as the context window leaves room for).
+    summary_max_tokens: int = 512
+    summary_part_tokens: int = 0
     # Uploads and parsing.
     max_upload_mb: int = 100
     max_pages: int = 2000

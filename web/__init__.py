@@ -25,9 +25,10 @@ def create_app(settings: Settings | None = None, celery: Any = None) -> Flask:
     app.extensions["docchat.celery"] = celery
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
 
-    from web import api, errors, pages
+    from web import api, errors, meetings, pages
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(meetings.bp)
     app.register_blueprint(pages.bp)
     errors.register(app)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from retrieval.llm import LLMUnavailable
+from retrieval.llm import ContextOverflow, LLMUnavailable
 
 
 class ApiError(Exception):
@@ -36,6 +36,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(LLMUnavailable)
     def _llm_down(exc: LLMUnavailable) -> tuple[Response, int]:
         return error_response(503, "llm_unavailable", str(exc))
+
+    @app.errorhandler(ContextOverflow)
+    def _overflow(exc: ContextOverflow) -> tuple[Response, int]:
+        return error_response(
+            422, "context_overflow",
+            f"The request does not fit the language model's context window: {exc}")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[Response, int]:

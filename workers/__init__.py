@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.celery_app import INGEST_TASK, REBUILD_TASK, create_celery, worker_command
+from workers.celery_app import (
+    INGEST_TASK,
+    MEETING_TASK,
+    REBUILD_TASK,
+    create_celery,
+    worker_command,
+)
 
-__all__ = ["INGEST_TASK", "REBUILD_TASK", "create_celery", "worker_command"]
+__all__ = ["INGEST_TASK", "MEETING_TASK", "REBUILD_TASK", "create_celery", "worker_command"]
 
 _app: Any = None
 

@@ -12,6 +12,7 @@ from workers import embedded_broker
 
 INGEST_TASK = "workers.tasks.ingest_document"
 REBUILD_TASK = "workers.tasks.rebuild_index"
+MEETING_TASK = "workers.tasks.run_meeting_job"
 
 
 def create_celery(settings: Settings) -> Celery:

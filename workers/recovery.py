@@ -3,22 +3,26 @@ stranded by a crash or a restart."""
 
 from __future__ import annotations
 
+from retrieval.jobs import JobStore
 from retrieval.settings import Settings
 from retrieval.store import Store
-from workers.celery_app import INGEST_TASK, REBUILD_TASK, create_celery
+from workers.celery_app import INGEST_TASK, MEETING_TASK, REBUILD_TASK, create_celery
 
 
 def requeue_unfinished(settings: Settings) -> int:
-    """Send an ingest task for every queued or processing document; the task is idempotent,
-    so a document whose task is still in the queue is simply indexed once."""
+    """Send an ingest task for every queued or processing document, and a task for every
+    unfinished meeting job; the tasks are idempotent, so one still in the queue runs once."""
     store = Store(settings.database_path)
     unfinished = [d for d in store.list_documents() if d.status in ("queued", "processing")]
-    if not unfinished:
+    jobs = JobStore(settings.database_path).unfinished()
+    if not unfinished and not jobs:
         return 0
     celery = create_celery(settings)
     for document in unfinished:
         celery.send_task(INGEST_TASK, args=[document.id])
-    return len(unfinished)
+    for job_id in jobs:
+        celery.send_task(MEETING_TASK, args=[job_id])
+    return len(unfinished) + len(jobs)
 
 
 def resume_rebuild(settings: Settings) -> bool:

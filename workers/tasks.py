@@ -9,8 +9,10 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init, worker_ready
 
-from retrieval import rebuild
+from retrieval import meeting_requests, rebuild
 from retrieval.indexing import index_document
+from retrieval.llm import ContextOverflow, LLMUnavailable
+from retrieval.meeting_requests import MeetingInputError, MeetingRequest
 from workers import cores
 from workers.celery_app import runtime_for
 from workers.recovery import resume_rebuild
@@ -55,6 +57,44 @@ def rebuild_index(self: Task) -> str:
     """Rebuild the index for the configured embedding model; search serves the old one until
     the new one is complete. Safe to run twice: a second one finds it busy or current."""
     return rebuild.rebuild_index(runtime_for(self.app))
+
+
+@shared_task(bind=True, name="workers.tasks.run_meeting_job", acks_late=True)
+def run_meeting_job(self: Task, job_id: str) -> str:
+    """A meeting summary or commitments request that takes long; safe to run twice (a job that
+    is done stays done, an interrupted one starts over)."""
+    runtime = runtime_for(self.app)
+    jobs = runtime.jobs
+    job = jobs.get(job_id)
+    if job is None or job.status in ("done", "failed"):
+        return job.status if job else "missing"
+    jobs.mark_running(job_id)
+    request = MeetingRequest.from_json(job.request)
+    try:
+        result = meeting_requests.run(runtime, request,
+                                      progress=lambda done: jobs.mark_running(job_id, done))
+    except MeetingInputError as exc:
+        jobs.mark_failed(job_id, exc.code, exc.message)
+        return "failed"
+    except LLMUnavailable as exc:
+        jobs.mark_failed(job_id, "llm_unavailable", str(exc))
+        return "failed"
+    except ContextOverflow as exc:
+        jobs.mark_failed(job_id, "context_overflow", str(exc))
+        return "failed"
+    except SoftTimeLimitExceeded:
+        jobs.mark_failed(job_id, "processing_timeout",
+                         f"The job took longer than {runtime.settings.task_time_limit} seconds "
+                         "and was stopped. Split the meeting, or raise DOCCHAT_TASK_TIME_LIMIT.")
+        return "failed"
+    except Exception:
+        log.exception("meeting job %s failed unexpectedly (task %s)", job_id, self.request.id)
+        jobs.mark_failed(job_id, "internal_error",
+                         "docchat hit an internal error on this meeting. Try again; if it keeps "
+                         "failing, send the server log to your administrator.")
+        raise
+    jobs.mark_done(job_id, result)
+    return "done"
 
 
 @worker_ready.connect

@@ -1,0 +1,115 @@
+"""Long-running requests (meeting summaries of long transcripts) as jobs: what was asked, how
+far it got, and its result or error, in the same SQLite file as the documents."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    request TEXT NOT NULL,
+    result TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    kind: str  # "summarize" or "commitments"
+    status: str
+    progress: float
+    request: dict[str, Any]
+    result: dict[str, Any] | None
+    error_code: str | None
+    error_message: str | None
+    created_at: float
+    updated_at: float
+
+    def to_json(self) -> dict[str, object]:
+        error = {"code": self.error_code, "message": self.error_message} if (
+            self.error_code) else None
+        return {"id": self.id, "kind": self.kind, "status": self.status,
+                "progress": self.progress, "result": self.result, "error": error,
+                "created_at": self.created_at, "updated_at": self.updated_at}
+
+
+class JobStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def add(self, kind: str, request: dict[str, Any]) -> Job:
+        job_id = uuid.uuid4().hex
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO jobs (id, kind, status, request, created_at, updated_at)"
+                " VALUES (?, ?, 'queued', ?, ?, ?)",
+                (job_id, kind, json.dumps(request, ensure_ascii=False), now, now))
+        job = self.get(job_id)
+        assert job is not None
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            return None
+        data = dict(row)
+        data["request"] = json.loads(data["request"])
+        data["result"] = json.loads(data["result"]) if data["result"] else None
+        return Job(**data)
+
+    def unfinished(self) -> list[str]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id FROM jobs WHERE status IN ('queued', 'running')").fetchall()
+        return [row[0] for row in rows]
+
+    def mark_running(self, job_id: str, progress: float = 0.0) -> None:
+        self._update(job_id, status="running", progress=progress)
+
+    def mark_done(self, job_id: str, result: dict[str, Any]) -> None:
+        self._update(job_id, status="done", progress=1.0,
+                     result=json.dumps(result, ensure_ascii=False))
+
+    def mark_failed(self, job_id: str, code: str, message: str) -> None:
+        self._update(job_id, status="failed", error_code=code, error_message=message)
+
+    def _update(self, job_id: str, **columns: object) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        with self._connect() as db:
+            db.execute(f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
+                       (*columns.values(), time.time(), job_id))

@@ -1,0 +1,119 @@
+"""A request for a meeting's summary or commitments: which meeting (an uploaded document, or
+notes sent inline), read into numbered segments, and the work done for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from ingest.documents import IngestError
+from ingest.formats import parse_text_upload
+from ingest.sandbox import parse_isolated
+from ingest.text import decode_text
+from retrieval.commitments import extract_commitments
+from retrieval.meetings import Meeting, Segment, meeting_from_document
+from retrieval.runtime import Runtime
+from retrieval.summaries import map_messages, meeting_parts, summarize
+
+Task = Literal["summarize", "commitments"]
+Progress = Callable[[float], None]
+
+
+class MeetingInputError(Exception):
+    """A request docchat cannot work on; `status` is the HTTP status it maps to."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class MeetingRequest:
+    task: Task
+    document_id: str | None = None
+    text: str | None = None  # notes, a transcript or an export, in any format ingest reads
+    filename: str = "meeting notes"
+    meeting_date: str | None = None  # ISO; else the date the notes state, if any
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MeetingRequest:
+        return cls(**data)
+
+
+def load_meeting(runtime: Runtime, request: MeetingRequest) -> Meeting:
+    """The meeting a request names, parsed; MeetingInputError when it cannot be."""
+    settings = runtime.settings
+    raw_text: str | None
+    if request.document_id is not None:
+        record = runtime.store.get_document(request.document_id)
+        if record is None:
+            raise MeetingInputError(404, "not_found",
+                                    f"No document with id {request.document_id}.")
+        path = Path(record.stored_path)
+        raw_text = decode_text(path.read_bytes()) if record.stored_kind == "text" else None
+        document = _parse(lambda: parse_isolated(
+            path, record.stored_kind, record.id, record.filename, max_pages=settings.max_pages,
+            time_limit=settings.parse_time_limit, memory_mb=settings.parse_memory_mb))
+    else:
+        raw_text = request.text or ""
+        document = _parse(lambda: parse_text_upload(raw_text or "", "inline", request.filename))
+    meeting = meeting_from_document(document, raw_text, _date(request.meeting_date))
+    if not meeting.segments:
+        raise MeetingInputError(422, "empty_meeting",
+                                f"{document.filename} has no text to work with.")
+    return meeting
+
+
+def _parse(parse: Callable[[], Any]) -> Any:
+    try:
+        return parse()
+    except IngestError as exc:
+        raise MeetingInputError(422, exc.code, exc.message) from exc
+
+
+def _date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise MeetingInputError(400, "bad_request",
+                                "'meeting_date' must be an ISO date like 2026-03-12.") from exc
+
+
+def parts_needed(runtime: Runtime, meeting: Meeting) -> int:
+    """How many requests to the model the meeting takes: more than one means map-reduce."""
+    s = runtime.settings
+    parts = meeting_parts(runtime.chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
+                          map_messages(meeting, [Segment(0, "")]))
+    return len(parts)
+
+
+def run(runtime: Runtime, request: MeetingRequest, meeting: Meeting | None = None,
+        progress: Progress | None = None) -> dict[str, Any]:
+    """The response body: the summary with its commitments, or the commitments alone."""
+    meeting = meeting or load_meeting(runtime, request)
+    s, chat = runtime.settings, runtime.chat
+    report = progress or (lambda _: None)
+    if request.task == "commitments":
+        found = extract_commitments(chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
+                                    report)
+        return {"title": meeting.title, **found.to_json()}
+    summary = summarize(chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
+                        lambda done: report(0.5 * done))
+    found = extract_commitments(chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
+                                lambda done: report(0.5 + 0.5 * done))
+    body = summary.to_json()
+    commitments = found.to_json()
+    body["warnings"] = [*summary.warnings, *found.warnings]
+    for key in ("commitments", "dropped_unverified", "meeting_date"):
+        body[key] = commitments[key]
+    return body

@@ -1,0 +1,105 @@
+"""Meetings as numbered segments, cut into parts that fit the context window; commitments
+kept only with a quote found where they say it is."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ingest.formats import parse_text_upload
+from retrieval.commitments import DraftCommitment, locate, normalize, verified
+from retrieval.meetings import Budget, Segment, meeting_from_document, split_parts
+from web.exports import commitments_csv, commitments_markdown
+
+NOTES = """
+Anna: I'll send Boris the deck by Friday.
+Boris: Thanks. I already sent the contract yesterday.
+Chen: Maybe someone should update the wiki.
+Boris: Anna, can you review the budget too?
+Anna: Sure, I will review the budget on Monday.
+"""
+
+
+def meeting(text: str = NOTES, when: date | None = date(2026, 3, 12)):
+    return meeting_from_document(parse_text_upload(text, "m", "sync.md"), text, when)
+
+
+def test_turns_become_numbered_lines_with_speakers() -> None:
+    m = meeting()
+    assert m.unit == "turn" and m.language == "en" and m.date == date(2026, 3, 12)
+    assert m.segments[0].line() == "[0] Anna: I'll send Boris the deck by Friday."
+    assert [s.number for s in m.segments] == [0, 1, 2, 3, 4]
+
+
+def test_parts_respect_the_budget_and_keep_every_segment_once() -> None:
+    segments = [Segment(i, f"sentence number {i} is here. " * 5, "Anna") for i in range(200)]
+    parts = split_parts(segments, budget_tokens=300, ratio=0.3)
+    assert len(parts) > 1
+    for part in parts:
+        assert sum(int(len(s.line()) * 0.3) + 2 for s in part) <= 300
+    assert [s.number for part in parts for s in part] == list(range(200))
+
+
+def test_a_turn_longer_than_a_part_is_cut_and_keeps_its_number() -> None:
+    long_turn = Segment(7, "This is one sentence of a monologue. " * 400, "Boris")
+    parts = split_parts([long_turn], budget_tokens=200, ratio=0.3)
+    assert len(parts) > 5
+    assert {s.number for part in parts for s in part} == {7}
+    assert "".join(s.text for part in parts for s in part).count("monologue") == 400
+
+
+def test_budget_leaves_room_for_the_reply_the_prompt_and_a_margin() -> None:
+    assert Budget(2048, 512, 300).transcript_tokens == 2048 - 512 - 300 - 204
+
+
+def test_quote_must_occur_in_the_cited_turn_or_move_to_the_one_that_has_it() -> None:
+    part = meeting().segments
+    assert locate("I'll send Boris the deck", 0, part) == 0
+    assert locate("i’ll  SEND boris the deck", 0, part) == 0  # typography and case folded
+    assert locate("I will review the budget on Monday", 0, part) == 4  # moved to its turn
+    assert locate("I will send the whole budget", 4, part) is None  # said nowhere
+    assert locate("Sure", 4, part) is None  # too short to prove anything
+
+
+def test_verified_commitment_gets_an_iso_due_date_and_keeps_the_phrase() -> None:
+    m = meeting()
+    draft = DraftCommitment(who="Anna", what="send the deck", to_whom="Boris",
+                            due="by Friday", quote="I'll send Boris the deck by Friday", turn=0)
+    item = verified(draft, m.segments, m.date)
+    assert item is not None
+    assert (item.due, item.due_text, item.start, item.end) == ("2026-03-13", "by Friday", 0, 0)
+
+
+def test_a_deadline_nobody_said_is_dropped_but_the_commitment_kept() -> None:
+    m = meeting()
+    draft = DraftCommitment(who="Anna", what="review the budget", to_whom="Boris",
+                            due="by March 31", quote="I will review the budget", turn=4)
+    item = verified(draft, m.segments, m.date)
+    assert item is not None and item.due is None and item.due_text is None
+
+
+def test_invented_quote_is_not_verified() -> None:
+    m = meeting()
+    draft = DraftCommitment(who="Chen", what="update the wiki", to_whom=None, due=None,
+                            quote="I will update the wiki tomorrow", turn=2)
+    assert verified(draft, m.segments, m.date) is None
+
+
+def test_russian_quote_matches_with_yo_folded() -> None:
+    text = ("Анна: Пришлю презентацию Борису до пятницы, всё учтём.\nБорис: Спасибо.\n"
+            "Вера: Тогда до встречи.\n")
+    m = meeting(text)
+    assert m.language == "ru"
+    assert locate("пришлю презентацию Борису до пятницы, все учтем", 0, m.segments) == 0
+    assert normalize("Он сказал «Всё» учтём!") == 'он сказал "все" учтем'
+
+
+def test_exports_write_every_field_and_defuse_formulas() -> None:
+    items = [{"who": "Anna", "what": "=HYPERLINK(\"x\")", "to_whom": "Борис", "due": "2026-03-13",
+              "due_text": "до пятницы", "quote": "пришлю | слайды", "turn_start": 3,
+              "turn_end": 3}]
+    csv_text = commitments_csv(items)
+    assert csv_text.splitlines()[0] == "who,what,to_whom,due,due_text,quote,where"
+    assert "'=HYPERLINK" in csv_text and "Борис" in csv_text and "turn 3" in csv_text
+    markdown = commitments_markdown("sync.md", items)
+    assert "| Anna |" in markdown and "пришлю \\| слайды" in markdown
+    assert "2026-03-13 (до пятницы)" in markdown
