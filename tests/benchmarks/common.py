@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from retrieval.settings import Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 EVAL = REPO.parent / "shared" / "eval"
@@ -54,3 +57,36 @@ def langchain_splitter():  # type: ignore[no-untyped-def]
 
     return RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200,
                                           add_start_index=True)
+
+
+@contextmanager
+def configured_llm(quality_model: bool = False, context: int = 8192) -> Iterator[Settings]:
+    """Settings for the LLM the benchmark measures: the one DOCCHAT_* configures (the bundled
+    SmolLM2, started here, unless DOCCHAT_LLM_BASE_URL points elsewhere), or with
+    `quality_model` Qwen2.5-Coder-1.5B-Instruct (fetched by tests.benchmarks.quality_model)."""
+    import dataclasses
+
+    from retrieval.llm_server import start_llm_server, wait_for_llm
+    from tests.benchmarks.quality_model import MODEL_ALIAS, start_quality_llm
+    from tests.conftest import free_port
+
+    settings = Settings.from_env()
+    process = None
+    if quality_model:
+        port = free_port()
+        process = start_quality_llm(port, context, dest=REPO / "data" / "models",
+                                    log_path=Path(tempfile.mkdtemp()) / "llm.log")
+        settings = dataclasses.replace(settings, llm_base_url=f"http://127.0.0.1:{port}/v1",
+                                       llm_model=MODEL_ALIAS, llm_context=context)
+    elif settings.starts_llm:
+        settings = dataclasses.replace(settings, llm_port=free_port())
+        process = start_llm_server(settings, Path(tempfile.mkdtemp()) / "llm.log")
+        settings = dataclasses.replace(settings, llm_base_url=settings.llm_url)
+    try:
+        if process is not None:
+            wait_for_llm(settings.llm_url, 300, process)
+        yield settings
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=30)
