@@ -7,11 +7,12 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from retrieval.store import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -60,15 +61,8 @@ class JobStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect(self.path)
 
     def add(self, kind: str, request: dict[str, Any]) -> Job:
         job_id = uuid.uuid4().hex

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,19 @@ class RebuildState:
                 "started_at": self.started_at, "error": self.error}
 
 
+@contextmanager
+def connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection to docchat's SQLite file: rows by name, committed on success, rolled back
+    on error, closed after."""
+    db = sqlite3.connect(path, timeout=30)
+    db.row_factory = sqlite3.Row
+    try:
+        with db:
+            yield db
+    finally:
+        db.close()
+
+
 class Store:
     """Documents and chunks in one SQLite file; safe to share between processes (WAL)."""
 
@@ -196,15 +209,8 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:  # commits on success, rolls back on error
-                yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect(self.path)
 
     def add_document(self, document_id: str, filename: str, stored_path: Path, size_bytes: int,
                      *, stored_kind: str = "pdf", collection: str = "default",
