@@ -22,9 +22,9 @@ from pydantic import BaseModel, Field
 
 from retrieval.dates import resolve_due
 from retrieval.language import Language
-from retrieval.llm import ChatModel, ContextOverflow, StructuredOutputError
-from retrieval.meetings import Meeting, Segment, part_range
-from retrieval.summaries import UNIT_NAMES, meeting_parts
+from retrieval.llm import ChatModel
+from retrieval.meetings import Meeting, Segment
+from retrieval.summaries import UNIT_NAMES, ask_per_part, meeting_parts
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,9 @@ def extract_commitments(chat: ChatModel, meeting: Meeting, reply_tokens: int,
                          parts=len(parts), model=chat.model)
     seen: set[tuple[str, int]] = set()
     for number, part in enumerate(parts, start=1):
-        for piece, drafts in _extract_part(chat, meeting, part, reply_tokens, result.warnings):
+        for piece, drafts in ask_per_part(chat, lambda p: extraction_messages(meeting, p),
+                                          DraftCommitments, part, reply_tokens, meeting.unit,
+                                          result.warnings, "were not searched for commitments"):
             for draft in drafts.commitments:
                 item = verified(draft, piece, meeting.date)
                 if item is None:
@@ -210,21 +212,3 @@ def extract_commitments(chat: ChatModel, meeting: Meeting, reply_tokens: int,
         report(number / len(parts))
     result.items.sort(key=lambda c: c.start)
     return result
-
-
-def _extract_part(chat: ChatModel, meeting: Meeting, part: list[Segment], reply_tokens: int,
-                  warnings: list[str]) -> list[tuple[list[Segment], DraftCommitments]]:
-    try:
-        return [(part, chat.structured(extraction_messages(meeting, part), DraftCommitments,
-                                       max_tokens=reply_tokens))]
-    except ContextOverflow:
-        if len(part) < 2:
-            raise
-        half = len(part) // 2
-        return (_extract_part(chat, meeting, part[:half], reply_tokens, warnings)
-                + _extract_part(chat, meeting, part[half:], reply_tokens, warnings))
-    except StructuredOutputError as exc:
-        first, last = part_range(part)
-        warnings.append(f"{meeting.unit}s {first}-{last} were not searched for commitments: "
-                        f"{exc}")
-        return []

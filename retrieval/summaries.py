@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
@@ -22,6 +23,8 @@ from retrieval.llm import ChatModel, ContextOverflow, StructuredOutputError, est
 from retrieval.meetings import Budget, Meeting, Segment, part_range, split_parts, token_ratio
 
 log = logging.getLogger(__name__)
+
+Draft = TypeVar("Draft", bound=BaseModel)
 
 Progress = Callable[[float], None]
 
@@ -153,7 +156,9 @@ def summarize(chat: ChatModel, meeting: Meeting, reply_tokens: int, part_tokens:
     result = MeetingSummary(meeting.title, meeting.unit, "", parts=len(parts), model=chat.model)
     drafts: list[str] = []
     for number, part in enumerate(parts, start=1):
-        for piece, draft in _summarize_part(chat, meeting, part, reply_tokens, result.warnings):
+        for piece, draft in ask_per_part(chat, lambda p: map_messages(meeting, p),
+                                         DraftSummary, part, reply_tokens, meeting.unit,
+                                         result.warnings, "were not summarized"):
             drafts.append(draft.summary.strip())
             first, last = part_range(piece)
             result.decisions.extend(_points(draft.decisions, first, last))
@@ -168,22 +173,24 @@ def summarize(chat: ChatModel, meeting: Meeting, reply_tokens: int, part_tokens:
     return result
 
 
-def _summarize_part(chat: ChatModel, meeting: Meeting, part: list[Segment], reply_tokens: int,
-                    warnings: list[str]) -> list[tuple[list[Segment], DraftSummary]]:
-    """The part's draft summary; halved and retried when the server finds it too long."""
+def ask_per_part(chat: ChatModel, messages: Callable[[list[Segment]], list[BaseMessage]],
+                 schema: type[Draft], part: list[Segment], reply_tokens: int, unit: str,
+                 warnings: list[str], failure: str) -> list[tuple[list[Segment], Draft]]:
+    """The model's structured reply for a part, as (segments, reply) pairs: one pair, or more
+    when the server finds the part too long and it is halved and retried. A part whose reply
+    does not validate adds '<unit>s a-b <failure>: why' to `warnings` and gives no pair."""
     try:
-        return [(part, chat.structured(map_messages(meeting, part), DraftSummary,
-                                       max_tokens=reply_tokens))]
+        return [(part, chat.structured(messages(part), schema, max_tokens=reply_tokens))]
     except ContextOverflow:
         if len(part) < 2:
             raise
         log.info("a part of %d segments overflowed the context window: halving it", len(part))
         half = len(part) // 2
-        return (_summarize_part(chat, meeting, part[:half], reply_tokens, warnings)
-                + _summarize_part(chat, meeting, part[half:], reply_tokens, warnings))
+        return [pair for piece in (part[:half], part[half:]) for pair in ask_per_part(
+            chat, messages, schema, piece, reply_tokens, unit, warnings, failure)]
     except StructuredOutputError as exc:
         first, last = part_range(part)
-        warnings.append(f"{meeting.unit}s {first}-{last} were not summarized: {exc}")
+        warnings.append(f"{unit}s {first}-{last} {failure}: {exc}")
         return []
 
 
