@@ -78,6 +78,12 @@ def _threads_together(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ordered
 
 
+def readable(text: str) -> str:
+    """Text as Slack sends it (mentions, channel and link markup, `&amp;`, `&lt;`, `&gt;`) as a
+    person reads it."""
+    return _plain(text, {})
+
+
 def _plain(text: str, names: dict[str, str]) -> str:
     text = _MENTION.sub(lambda m: "@" + (m.group(2) or names.get(m.group(1), m.group(1))), text)
     text = _CHANNEL.sub(r"#\1", text)

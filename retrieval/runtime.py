@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from retrieval.answer import Answerer
+from retrieval.collections import CollectionStore
 from retrieval.embeddings import Embedder
 from retrieval.index import VectorIndex
 from retrieval.jobs import JobStore
@@ -28,6 +29,10 @@ class Runtime:
     @cached_property
     def jobs(self) -> JobStore:
         return JobStore(self.settings.database_path)
+
+    @cached_property
+    def collections(self) -> CollectionStore:
+        return CollectionStore(self.settings.database_path)
 
     @cached_property
     def spaces(self) -> VectorSpaces:

@@ -95,6 +95,10 @@ class Settings:
     web_threads: int = 8
     # Processes of the worker `docchat serve` starts: one embeds while another parses.
     worker_concurrency: int = 2
+    # Slack: the app's signing secret (empty turns the slash command off), and the hosts that
+    # results and summaries may be posted to (comma-separated; never a URL a request names).
+    slack_signing_secret: str = ""
+    slack_allowed_hosts: str = "hooks.slack.com"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -152,6 +156,11 @@ class Settings:
         if self.llm_base_url:
             return self.llm_base_url.rstrip("/")
         return f"http://127.0.0.1:{self.llm_port}/v1"
+
+    @property
+    def slack_hosts(self) -> tuple[str, ...]:
+        """The hosts Slack messages may be posted to, lower-case."""
+        return tuple(h.strip().lower() for h in self.slack_allowed_hosts.split(",") if h.strip())
 
     @property
     def max_upload_bytes(self) -> int:

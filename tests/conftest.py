@@ -24,6 +24,7 @@ EVAL_PDFS = EVAL / "pdfs"
 PDF_SAMPLES = EVAL / "pdf-samples"
 TEST_DATA = Path(__file__).resolve().parent / "data"
 REDIS_URL = os.environ.get("DOCCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+SLACK_SIGNING_SECRET = "docchat-test-signing-secret"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -78,6 +79,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, llm_url: 
         llm_base_url=llm_url,
         llm_max_tokens=160,
         parse_time_limit=120,
+        # Slack's side is played by a receiver on this machine (tests/e2e/test_slack.py).
+        slack_signing_secret=SLACK_SIGNING_SECRET,
+        slack_allowed_hosts="127.0.0.1",
     )
 
 

@@ -13,6 +13,10 @@ from workers import embedded_broker
 INGEST_TASK = "workers.tasks.ingest_document"
 REBUILD_TASK = "workers.tasks.rebuild_index"
 MEETING_TASK = "workers.tasks.run_meeting_job"
+SLACK_SUMMARY_TASK = "workers.tasks.summarize_for_slack"
+SLACK_ANSWER_TASK = "workers.tasks.answer_for_slack"
+SLACK_WEBHOOK_TASK = "workers.tasks.post_meeting_to_slack"
+SLACK_DELIVERY_TASK = "workers.tasks.deliver_to_slack"
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -11,11 +11,28 @@ from celery.signals import worker_init, worker_process_init, worker_ready
 
 from retrieval import meeting_requests, rebuild
 from retrieval.indexing import index_document
+from retrieval.jobs import Job
 from retrieval.llm import ContextOverflow, LLMUnavailable
 from retrieval.meeting_requests import MeetingInputError, MeetingRequest
 from workers import cores
-from workers.celery_app import runtime_for
+from workers.celery_app import (
+    SLACK_ANSWER_TASK,
+    SLACK_DELIVERY_TASK,
+    SLACK_SUMMARY_TASK,
+    SLACK_WEBHOOK_TASK,
+    runtime_for,
+)
 from workers.recovery import resume_rebuild
+from workers.slack import (
+    SlackRejected,
+    SlackUnavailable,
+    SlackUrlRefused,
+    answer_reply,
+    mask_url,
+    meeting_job_reply,
+    post_json,
+)
+from workers.slack_blocks import error_message
 
 # A rebuild re-embeds every chunk: hours on a CPU for millions. It checkpoints and resumes, so
 # the limit only stops a runaway.
@@ -63,11 +80,17 @@ def rebuild_index(self: Task) -> str:
 def run_meeting_job(self: Task, job_id: str) -> str:
     """A meeting summary or commitments request that takes long; safe to run twice (a job that
     is done stays done, an interrupted one starts over)."""
-    runtime = runtime_for(self.app)
+    job = _finish_meeting_job(self, job_id)
+    return job.status if job else "missing"
+
+
+def _finish_meeting_job(task: Task, job_id: str) -> Job | None:
+    """Run the meeting job unless it has finished already; the job as it ends."""
+    runtime = runtime_for(task.app)
     jobs = runtime.jobs
     job = jobs.get(job_id)
     if job is None or job.status in ("done", "failed"):
-        return job.status if job else "missing"
+        return job
     jobs.mark_running(job_id)
     request = MeetingRequest.from_json(job.request)
     try:
@@ -75,26 +98,105 @@ def run_meeting_job(self: Task, job_id: str) -> str:
                                       progress=lambda done: jobs.mark_running(job_id, done))
     except MeetingInputError as exc:
         jobs.mark_failed(job_id, exc.code, exc.message)
-        return "failed"
     except LLMUnavailable as exc:
         jobs.mark_failed(job_id, "llm_unavailable", str(exc))
-        return "failed"
     except ContextOverflow as exc:
         jobs.mark_failed(job_id, "context_overflow", str(exc))
-        return "failed"
     except SoftTimeLimitExceeded:
         jobs.mark_failed(job_id, "processing_timeout",
                          f"The job took longer than {runtime.settings.task_time_limit} seconds "
                          "and was stopped. Split the meeting, or raise DOCCHAT_TASK_TIME_LIMIT.")
-        return "failed"
     except Exception:
-        log.exception("meeting job %s failed unexpectedly (task %s)", job_id, self.request.id)
+        log.exception("meeting job %s failed unexpectedly (task %s)", job_id, task.request.id)
         jobs.mark_failed(job_id, "internal_error",
                          "docchat hit an internal error on this meeting. Try again; if it keeps "
                          "failing, send the server log to your administrator.")
         raise
-    jobs.mark_done(job_id, result)
-    return "done"
+    else:
+        jobs.mark_done(job_id, result)
+    return jobs.get(job_id)
+
+
+# Slack: the work runs first, then its message is delivered by a task of its own, so that a
+# delivery retried while Slack is down never redoes the work.
+
+@shared_task(bind=True, name=SLACK_SUMMARY_TASK, acks_late=True)
+def summarize_for_slack(self: Task, job_id: str, response_url: str) -> str:
+    """/summarize: run the meeting job, then answer the command with its summary and
+    commitments, or with why there are none."""
+    try:
+        _finish_meeting_job(self, job_id)
+    finally:
+        # A job that fails unexpectedly is marked failed before the error goes on to the
+        # worker's log: the person who asked hears of it too.
+        message = meeting_job_reply(runtime_for(self.app), job_id, response_type="ephemeral")
+        if message is not None:
+            deliver_to_slack.delay(response_url, message.to_json())
+    return "queued" if message is not None else "missing"
+
+
+@shared_task(bind=True, name=SLACK_ANSWER_TASK, acks_late=True)
+def answer_for_slack(self: Task, question: str, collection: str | None,
+                     response_url: str) -> str:
+    """/ask: answer from the documents (of one collection, when named), with citations."""
+    try:
+        message = answer_reply(runtime_for(self.app), question, collection, "ephemeral")
+    except Exception:
+        log.exception("a Slack question failed unexpectedly (task %s)", self.request.id)
+        deliver_to_slack.delay(response_url, error_message(
+            "docchat hit an internal error on this question. Try again; if it keeps failing, "
+            "send the server log to your administrator.", "ephemeral").to_json())
+        raise
+    deliver_to_slack.delay(response_url, message.to_json())
+    return "queued"
+
+
+@shared_task(bind=True, name=SLACK_WEBHOOK_TASK, acks_late=True)
+def post_meeting_to_slack(self: Task, job_id: str, collection: str) -> str:
+    """Summarize an uploaded meeting (a job) and post it to its collection's Slack channel
+    through the incoming webhook set for the collection when the summary is ready. A failed
+    job is not posted: its error stays on the job for whoever asked."""
+    runtime = runtime_for(self.app)
+    job = _finish_meeting_job(self, job_id)
+    if job is None or job.status != "done":
+        return job.status if job else "missing"
+    webhook = runtime.collections.slack_webhook(collection)
+    if webhook is None:
+        log.warning("meeting job %s: collection %r has no Slack webhook any more; the summary "
+                    "was not posted", job_id, collection)
+        return "no_webhook"
+    message = meeting_job_reply(runtime, job_id, footer=f"collection {collection}")
+    assert message is not None
+    deliver_to_slack.delay(webhook, message.to_json())
+    return "queued"
+
+
+# Backoff 1, 2, 4 ... seconds, capped at 5 minutes, each wait a random share of that: eleven
+# tries over 14 minutes at most, inside the 30 minutes a response_url stays valid.
+SLACK_DELIVERY_RETRIES = 10
+
+
+@shared_task(bind=True, name=SLACK_DELIVERY_TASK, acks_late=True,
+             autoretry_for=(SlackUnavailable,), max_retries=SLACK_DELIVERY_RETRIES,
+             retry_backoff=True, retry_backoff_max=300, retry_jitter=True)
+def deliver_to_slack(self: Task, url: str, message: dict[str, Any]) -> str:
+    """POST a message to a Slack URL; retried while Slack answers 5xx or 429 or cannot be
+    reached, given up (and logged) on a 4xx, a URL that is not allowed, or too many tries."""
+    hosts = runtime_for(self.app).settings.slack_hosts
+    try:
+        post_json(url, message, hosts)
+    except SlackUnavailable as exc:
+        if self.request.retries >= SLACK_DELIVERY_RETRIES:
+            log.error("gave up posting to Slack at %s after %d tries: %s", mask_url(url),
+                      self.request.retries + 1, exc)
+        else:
+            log.warning("posting to Slack at %s failed (try %d), retrying: %s", mask_url(url),
+                        self.request.retries + 1, exc)
+        raise
+    except (SlackRejected, SlackUrlRefused) as exc:
+        log.error("not posted to Slack at %s: %s", mask_url(url), exc)
+        return "rejected"
+    return "delivered"
 
 
 @worker_ready.connect

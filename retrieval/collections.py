@@ -1,0 +1,64 @@
+"""Per-collection settings kept in the same SQLite file as the documents: for now the Slack
+incoming-webhook URL that a collection's meeting summaries are posted to."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from retrieval.store import connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS collections (
+    name TEXT PRIMARY KEY,
+    slack_webhook TEXT,
+    updated_at REAL NOT NULL
+);
+"""
+
+# The same rule uploads follow: 1-64 letters, digits, spaces, '.', '_' or '-'.
+COLLECTION_NAME = re.compile(r"^\w[\w .-]{0,63}$")
+
+
+def is_collection_name(name: str) -> bool:
+    return bool(COLLECTION_NAME.match(name))
+
+
+class CollectionStore:
+    """Settings per collection; a collection without a row has none of them set."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect(self.path)
+
+    def slack_webhook(self, collection: str) -> str | None:
+        """The incoming-webhook URL the collection's summaries go to, if one is set."""
+        with self._connect() as db:
+            row = db.execute("SELECT slack_webhook FROM collections WHERE name = ?",
+                             (collection,)).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def set_slack_webhook(self, collection: str, url: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO collections (name, slack_webhook, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET slack_webhook = excluded.slack_webhook,"
+                " updated_at = excluded.updated_at",
+                (collection, url, time.time()))
+
+    def clear_slack_webhook(self, collection: str) -> bool:
+        """Forget the collection's webhook; False if it had none."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE collections SET slack_webhook = NULL, updated_at = ?"
+                " WHERE name = ? AND slack_webhook IS NOT NULL", (time.time(), collection))
+            return cursor.rowcount > 0

@@ -1,0 +1,309 @@
+"""Slack: the slash commands `/summarize` and `/ask` (POST /slack/commands), and posting a
+meeting's summary to a channel through the incoming webhook set for its collection.
+
+A command is checked against Slack's request signature, acknowledged at once, and worked on by
+a Celery task that posts the result to the command's response_url (workers/slack.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from kombu.exceptions import OperationalError
+
+from ingest.slack import readable
+from retrieval.collections import is_collection_name
+from retrieval.meeting_requests import MeetingRequest
+from retrieval.runtime import Runtime
+from retrieval.store import DocumentRecord
+from web.api import MAX_QUESTION_CHARS
+from web.errors import ApiError
+from web.meetings import MAX_TEXT_CHARS
+from workers import SLACK_ANSWER_TASK, SLACK_SUMMARY_TASK, SLACK_WEBHOOK_TASK
+from workers.slack import SlackUrlRefused, check_slack_url, mask_url
+from workers.slack_blocks import notice
+
+bp = Blueprint("slack", __name__)
+
+# Slack's advice: refuse a request whose timestamp is more than five minutes away from now, so
+# that a captured request cannot be replayed later.
+MAX_AGE_SECONDS = 5 * 60
+# Far above what Slack sends (a message holds at most 40,000 characters), and read before the
+# signature can be checked, so kept small.
+MAX_COMMAND_BYTES = 1024 * 1024
+
+USAGE = ("docchat understands `/summarize <meeting notes>` (or the name of an uploaded "
+         "meeting) and `/ask <question>`; start a question with `collection:NAME` to ask one "
+         "collection only.")
+QUEUE_DOWN = ("docchat's processing queue is not reachable right now: try again in a minute; "
+              "if it keeps failing, ask your administrator to check Redis (DOCCHAT_REDIS_URL).")
+
+_COMMAND = re.compile(r"(?:^|[-_])(summarize|ask)$")
+_COLLECTION_PREFIX = re.compile(r'^collection:(?:"([^"]+)"|(\S+))\s*(.*)$', re.S | re.I)
+_LOOKS_LIKE_A_FILE = re.compile(r"^(?:\S+\.\w{1,8}|[0-9a-f]{32})$", re.I)
+
+
+class CommandRefused(Exception):
+    """A command docchat cannot work on; the message is shown to the person who typed it."""
+
+
+def _runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions["docchat"]
+    return runtime
+
+
+def verify_signature(secret: str, timestamp: str | None, signature: str | None, body: bytes,
+                     now: float) -> None:
+    """Raise ApiError 401 unless the request is signed the way Slack signs: `X-Slack-Signature`
+    is `v0=` and the hex HMAC-SHA256, keyed with the signing secret, of `v0:{timestamp}:{raw
+    body}`, and `X-Slack-Request-Timestamp` is within five minutes of `now`."""
+    if not timestamp or not signature:
+        raise ApiError(401, "unsigned_request",
+                       "The request has no Slack signature (X-Slack-Signature and "
+                       "X-Slack-Request-Timestamp): only Slack may call this URL.")
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        raise ApiError(401, "bad_signature",
+                       "X-Slack-Request-Timestamp is not a Unix time in seconds.")
+    if abs(now - int(timestamp)) > MAX_AGE_SECONDS:
+        raise ApiError(401, "stale_request",
+                       "The request's Slack timestamp is more than 5 minutes away from this "
+                       "server's clock: a replayed request, or a clock that is wrong (check "
+                       "NTP).")
+    base = b"v0:" + timestamp.encode("ascii") + b":" + body
+    expected = "v0=" + hmac.new(secret.encode("utf-8"), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode("ascii"),
+                               signature.encode("utf-8", "replace")):
+        raise ApiError(401, "bad_signature",
+                       "The Slack signature does not match: check that "
+                       "DOCCHAT_SLACK_SIGNING_SECRET is the Signing Secret of this Slack app.")
+
+
+@bp.post("/slack/commands")
+def slack_command() -> tuple[Response, int]:
+    """A slash command from Slack: verified, acknowledged now, answered later by a task."""
+    runtime = _runtime()
+    settings = runtime.settings
+    if not settings.slack_signing_secret:
+        raise ApiError(503, "slack_not_configured",
+                       "The Slack command is off: set DOCCHAT_SLACK_SIGNING_SECRET to the Signing "
+                       "Secret on your Slack app's Basic Information page, then restart docchat.")
+    if (request.content_length or 0) > MAX_COMMAND_BYTES:
+        raise ApiError(413, "too_large",
+                       f"A slash command is at most {MAX_COMMAND_BYTES // 1024} KB: upload long "
+                       "notes to docchat and summarize them by name.")
+    body = request.get_data(cache=True)
+    verify_signature(settings.slack_signing_secret,
+                     request.headers.get("X-Slack-Request-Timestamp"),
+                     request.headers.get("X-Slack-Signature"), body, time.time())
+    fields = _form(body)
+    if fields.get("ssl_check"):  # Slack checking the certificate: nothing to do
+        return jsonify({}), 200
+    response_url = fields.get("response_url", "")
+    try:
+        check_slack_url(response_url, settings.slack_hosts)
+    except SlackUrlRefused as exc:
+        raise ApiError(400, "bad_response_url", f"response_url: {exc}") from exc
+    try:
+        command, text = parse_command(fields.get("command", ""),
+                                      readable(fields.get("text", "")))
+        if command == "summarize":
+            _queue_summary(runtime, text, response_url)
+        else:
+            _queue_answer(text, response_url)
+    except CommandRefused as exc:
+        return jsonify(notice(str(exc))), 200
+    return jsonify(notice("Working on it…")), 200
+
+
+def _form(body: bytes) -> dict[str, str]:
+    """The form fields of the raw body that was signed (the first value of each)."""
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "bad_request", "The command's form is not UTF-8.") from exc
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def parse_command(name: str, text: str) -> tuple[str, str]:
+    """("summarize" or "ask", the text after it). The command may be registered under another
+    name ending in the verb (`/docchat-ask`), or be one command whose first word is the verb
+    (`/docchat ask ...`)."""
+    found = _COMMAND.search(name.strip().lower().lstrip("/"))
+    text = text.strip()
+    if found is None:
+        verb, *rest = text.split(None, 1) or [""]
+        if verb.lower() not in ("summarize", "ask"):
+            raise CommandRefused(USAGE)
+        return verb.lower(), "".join(rest).strip()
+    return found.group(1), text
+
+
+def _queue_summary(runtime: Runtime, text: str, response_url: str) -> None:
+    meeting_request = _meeting_request(runtime, text)
+    job = runtime.jobs.add("summarize", meeting_request.to_json())
+    try:
+        current_app.extensions["docchat.celery"].send_task(SLACK_SUMMARY_TASK,
+                                                           args=[job.id, response_url])
+    except OperationalError as exc:
+        runtime.jobs.mark_failed(job.id, "queue_unavailable", "The queue was not reachable.")
+        raise CommandRefused(QUEUE_DOWN) from exc
+
+
+def _meeting_request(runtime: Runtime, text: str) -> MeetingRequest:
+    """The meeting `/summarize` names: an uploaded meeting (by id or file name), else the notes
+    pasted after the command."""
+    if not text:
+        raise CommandRefused("Paste the meeting notes after /summarize, or give the name of an "
+                             "uploaded meeting.")
+    if "\n" not in text and len(text) <= 255:
+        record = _named_document(runtime, text)
+        if record is not None:
+            return MeetingRequest(task="summarize", document_id=record.id,
+                                  filename=record.filename)
+        if _LOOKS_LIKE_A_FILE.match(text):
+            raise CommandRefused(f"No uploaded document is called {text}: upload it to docchat "
+                                 "first, or paste the meeting notes themselves after /summarize.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise CommandRefused(f"The notes are longer than {MAX_TEXT_CHARS:,} characters: upload "
+                             "them to docchat and summarize the document by name.")
+    return MeetingRequest(task="summarize", text=text, filename="notes from Slack")
+
+
+def _named_document(runtime: Runtime, name: str) -> DocumentRecord | None:
+    """The document with this id, else the newest with this file name (an indexed meeting
+    first); CommandRefused when it cannot be summarized."""
+    store = runtime.store
+    record = store.get_document(name)
+    if record is None:
+        same = [d for d in store.list_documents() if d.filename.lower() == name.lower()]
+        ready = [d for d in same if d.kind == "meeting" and d.status == "indexed"]
+        candidates = ready or same
+        record = candidates[0] if candidates else None
+    if record is not None:
+        _check_summarizable(record, CommandRefused)
+    return record
+
+
+def _check_summarizable(record: DocumentRecord, error: Callable[[str], Exception]) -> None:
+    """Raise `error(message)` unless the document is an indexed meeting."""
+    if record.status == "failed":
+        raise error(f"{record.filename} could not be processed ({record.error_message}): "
+                    "upload a readable copy.")
+    if record.status != "indexed":
+        raise error(f"{record.filename} is still {record.status}: wait until it is indexed, "
+                    "then try again.")
+    if record.kind != "meeting":
+        raise error(f"{record.filename} is a {record.kind or 'plain'} document, not a meeting: "
+                    "summaries are for meeting notes, transcripts and Slack exports.")
+
+
+def _queue_answer(text: str, response_url: str) -> None:
+    collection = None
+    prefixed = _COLLECTION_PREFIX.match(text)
+    if prefixed:
+        collection = (prefixed.group(1) or prefixed.group(2)).strip()
+        text = prefixed.group(3).strip()
+        if not is_collection_name(collection):
+            raise CommandRefused("A collection name is 1-64 letters, digits, spaces, '.', '_' "
+                                 'or \'-\'; quote one with spaces: collection:"Team notes".')
+    if not text:
+        raise CommandRefused("Ask a question after /ask, e.g. `/ask What did we decide about "
+                             "pricing?`")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise CommandRefused(f"The question is longer than {MAX_QUESTION_CHARS} characters.")
+    try:
+        current_app.extensions["docchat.celery"].send_task(
+            SLACK_ANSWER_TASK, args=[text, collection, response_url])
+    except OperationalError as exc:
+        raise CommandRefused(QUEUE_DOWN) from exc
+
+
+# ---- posting meeting summaries to a collection's channel ----
+
+def _collection(name: str) -> str:
+    if not is_collection_name(name):
+        raise ApiError(400, "bad_collection",
+                       "A collection name is 1-64 letters, digits, spaces, '.', '_' or '-'.")
+    return name
+
+
+@bp.put("/api/collections/<name>/slack-webhook")
+def set_slack_webhook(name: str) -> tuple[Response, int]:
+    """Set the incoming-webhook URL the collection's meeting summaries are posted to."""
+    collection = _collection(name)
+    body = request.get_json(silent=True)
+    url = body.get("url") if isinstance(body, dict) else None
+    if not isinstance(url, str) or not url.strip():
+        raise ApiError(400, "bad_request",
+                       'Send {"url": "https://hooks.slack.com/services/..."}: the Webhook URL '
+                       "from your Slack app's Incoming Webhooks page.")
+    runtime = _runtime()
+    try:
+        check_slack_url(url.strip(), runtime.settings.slack_hosts)
+    except SlackUrlRefused as exc:
+        raise ApiError(400, "bad_webhook_url", str(exc)) from exc
+    runtime.collections.set_slack_webhook(collection, url.strip())
+    return jsonify(_webhook_json(collection, url.strip())), 200
+
+
+@bp.get("/api/collections/<name>/slack-webhook")
+def get_slack_webhook(name: str) -> tuple[Response, int]:
+    """The collection's webhook, masked (the URL is a secret: anyone holding it can post)."""
+    collection = _collection(name)
+    return jsonify(_webhook_json(collection,
+                                 _runtime().collections.slack_webhook(collection))), 200
+
+
+@bp.delete("/api/collections/<name>/slack-webhook")
+def clear_slack_webhook(name: str) -> tuple[Response, int]:
+    collection = _collection(name)
+    if not _runtime().collections.clear_slack_webhook(collection):
+        raise ApiError(404, "no_slack_webhook", f"Collection {collection} has no Slack webhook.")
+    return jsonify(_webhook_json(collection, None)), 200
+
+
+def _webhook_json(collection: str, url: str | None) -> dict[str, object]:
+    return {"collection": collection, "slack_webhook": mask_url(url) if url else None}
+
+
+@bp.post("/api/documents/<document_id>/slack")
+def post_document_to_slack(document_id: str) -> tuple[Response, int]:
+    """Summarize an uploaded meeting in the background and post the summary to its
+    collection's Slack channel; poll the job for the summary or the reason it failed."""
+    runtime = _runtime()
+    record = runtime.store.get_document(document_id)
+    if record is None:
+        raise ApiError(404, "not_found", f"No document with id {document_id}.")
+    _check_summarizable(record, lambda message: ApiError(409, _conflict(record), message))
+    webhook = runtime.collections.slack_webhook(record.collection)
+    if webhook is None:
+        raise ApiError(409, "no_slack_webhook",
+                       f"Collection {record.collection} has no Slack webhook: set one with PUT "
+                       f"/api/collections/{record.collection}/slack-webhook "
+                       '{"url": "https://hooks.slack.com/services/..."}.')
+    meeting_request = MeetingRequest(task="summarize", document_id=record.id,
+                                     filename=record.filename)
+    job = runtime.jobs.add("summarize", meeting_request.to_json())
+    try:
+        current_app.extensions["docchat.celery"].send_task(
+            SLACK_WEBHOOK_TASK, args=[job.id, record.collection])
+    except OperationalError as exc:
+        runtime.jobs.mark_failed(job.id, "queue_unavailable", "The queue was not reachable.")
+        raise ApiError(503, "queue_unavailable",
+                       "The processing queue is not reachable: check Redis (DOCCHAT_REDIS_URL) "
+                       "and try again.") from exc
+    return jsonify({"job_id": job.id, "status": job.status,
+                    "status_url": url_for("meetings.get_job", job_id=job.id),
+                    **_webhook_json(record.collection, webhook)}), 202
+
+
+def _conflict(record: DocumentRecord) -> str:
+    if record.status == "failed":
+        return "document_failed"
+    return "not_indexed" if record.status != "indexed" else "not_a_meeting"
