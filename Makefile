@@ -6,13 +6,19 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PIP = $(VENV)/bin/python -m pip
 
-.PHONY: serve test install lint bench clean
+.PHONY: serve test install lint bench clean chromium
 
 serve: $(VENV)/.installed-serve
 	$(VENV)/bin/docchat serve
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	$(VENV)/bin/python -m pytest
+
+# The browser tests drive Debian's chromium through Playwright; Playwright downloads nothing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check ingest retrieval web workers tests

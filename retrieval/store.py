@@ -122,6 +122,37 @@ class DocumentRecord:
 
 
 @dataclass(frozen=True)
+class DocumentFilter:
+    """Which documents a listing shows; None means no restriction on that field."""
+
+    collection: str | None = None
+    status: str | None = None  # one of STATUSES
+
+    def sql(self) -> tuple[str, list[object]]:
+        """A WHERE clause over documents, and its parameters."""
+        clauses: list[str] = ["1"]
+        params: list[object] = []
+        for column, value in (("collection", self.collection), ("status", self.status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class CollectionCounts:
+    name: str
+    by_status: dict[str, int]  # every status in STATUSES, 0 when none
+
+    @property
+    def documents(self) -> int:
+        return sum(self.by_status.values())
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "documents": self.documents, "by_status": self.by_status}
+
+
+@dataclass(frozen=True)
 class ChunkFilter:
     """Which chunks a search may return; None means no restriction on that field."""
 
@@ -244,14 +275,42 @@ class Store:
             ).fetchone()
         return DocumentRecord(**dict(row)) if row else None
 
-    def list_documents(self) -> list[DocumentRecord]:
+    def list_documents(self, where: DocumentFilter | None = None, limit: int | None = None,
+                       offset: int = 0) -> list[DocumentRecord]:
+        """Documents newest first (ties by upload order, so pages never overlap); `limit`
+        None means all of them."""
+        clause, params = (where or DocumentFilter()).sql()
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM documents ORDER BY created_at DESC").fetchall()
+            rows = db.execute(
+                f"SELECT * FROM documents WHERE {clause} ORDER BY created_at DESC, seq DESC"
+                " LIMIT ? OFFSET ?", [*params, -1 if limit is None else limit, offset],
+            ).fetchall()
         return [DocumentRecord(**dict(row)) for row in rows]
+
+    def count_documents(self, where: DocumentFilter | None = None) -> int:
+        clause, params = (where or DocumentFilter()).sql()
+        with self._connect() as db:
+            return int(db.execute(f"SELECT COUNT(*) FROM documents WHERE {clause}",
+                                  params).fetchone()[0])
+
+    def collections(self) -> list[CollectionCounts]:
+        """Every collection that holds a document, by name, with its documents by status."""
+        with self._connect() as db:
+            rows = db.execute("SELECT collection, status, COUNT(*) FROM documents"
+                              " GROUP BY collection, status ORDER BY collection").fetchall()
+        found: dict[str, dict[str, int]] = {}
+        for name, status, count in rows:
+            found.setdefault(name, dict.fromkeys(STATUSES, 0))[status] = count
+        return [CollectionCounts(name, by_status) for name, by_status in found.items()]
 
     def mark_processing(self, document_id: str, progress: float) -> None:
         self._update(document_id, status="processing", progress=progress,
                      error_code=None, error_message=None)
+
+    def requeue(self, document_id: str) -> None:
+        """Back to `queued`, for re-indexing: the ingest task then starts it over."""
+        self._update(document_id, status="queued", progress=0.0, error_code=None,
+                     error_message=None)
 
     def mark_progress(self, document_id: str, progress: float) -> None:
         self._update(document_id, progress=progress)

@@ -25,10 +25,13 @@ def create_app(settings: Settings | None = None, celery: Any = None) -> Flask:
     app.extensions["docchat.celery"] = celery
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
 
-    from web import api, errors, meetings, pages
+    from web import api, errors, library, meetings, openapi, pages, slack
 
     app.register_blueprint(api.bp)
     app.register_blueprint(meetings.bp)
+    app.register_blueprint(library.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(slack.bp)
+    app.register_blueprint(openapi.bp)
     errors.register(app)
     return app

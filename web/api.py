@@ -14,7 +14,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    request,
+    stream_with_context,
+    url_for,
+)
 from kombu.exceptions import OperationalError
 from werkzeug.datastructures import FileStorage
 
@@ -27,8 +35,9 @@ from retrieval.answer import Answer, Message, Question
 from retrieval.runtime import Runtime
 from retrieval.search import PassageRef
 from retrieval.spaces import model_label
-from retrieval.store import ChunkFilter, DocumentRecord
+from retrieval.store import STATUSES, ChunkFilter, DocumentFilter, DocumentRecord
 from web.errors import ApiError
+from web.links import answer_json, hit_json
 from workers import INGEST_TASK, REBUILD_TASK
 
 log = logging.getLogger(__name__)
@@ -143,10 +152,60 @@ def _collection_field() -> str:
     return name
 
 
+DEFAULT_PAGE, MAX_PAGE = 50, 200
+
+
 @bp.get("/documents")
 def list_documents() -> Response:
-    documents = _runtime().store.list_documents()
-    return jsonify({"documents": [d.to_json() for d in documents]})
+    """One page of documents, newest first: ?limit (1-200, default 50), ?offset, and the
+    filters ?collection and ?status. `next` is the URL of the following page, or null."""
+    limit = _query_int("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    offset = _query_int("offset", 0, 0, None)
+    where = DocumentFilter(collection=_query_collection(), status=_query_status())
+    store = _runtime().store
+    documents = store.list_documents(where, limit, offset)
+    total = store.count_documents(where)
+    following = None
+    if offset + limit < total:
+        following = url_for("api.list_documents", limit=limit, offset=offset + limit,
+                            collection=where.collection, status=where.status)
+    return jsonify({"documents": [d.to_json() for d in documents], "total": total,
+                    "limit": limit, "offset": offset, "next": following})
+
+
+@bp.get("/collections")
+def list_collections() -> Response:
+    """Collections that hold documents, by name, with their documents counted by status."""
+    return jsonify({"collections": [c.to_json() for c in _runtime().store.collections()]})
+
+
+def _query_int(name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value: int | None = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        limits = f"from {low} to {high}" if high is not None else f"of {low} or more"
+        raise ApiError(400, "bad_request", f"'{name}' must be a whole number {limits}.")
+    return value
+
+
+def _query_collection() -> str | None:
+    name = request.args.get("collection", "").strip()
+    if name and not _COLLECTION.match(name):
+        raise ApiError(400, "bad_collection",
+                       "A collection name is 1-64 letters, digits, spaces, '.', '_' or '-'.")
+    return name or None
+
+
+def _query_status() -> str | None:
+    status = request.args.get("status", "").strip()
+    if status and status not in STATUSES:
+        raise ApiError(400, "bad_request", f"'status' takes {', '.join(STATUSES)}.")
+    return status or None
 
 
 @bp.get("/documents/<document_id>")
@@ -205,7 +264,7 @@ def search() -> Response:
     k = _k_field(body)
     budget = _budget_field(body)
     hits = _runtime().retriever.search(query, k, filters_from(body), budget)
-    return jsonify({"hits": [h.to_json() for h in hits]})
+    return jsonify({"hits": [hit_json(h) for h in hits]})
 
 
 @bp.post("/ask")
@@ -226,7 +285,7 @@ def ask() -> Response:
     if not stream:
         *_, result = _chain(first, pieces)
         assert isinstance(result, Answer)
-        return jsonify(result.to_json())
+        return jsonify(answer_json(result))
     return Response(
         stream_with_context(_sse(first, pieces)),
         mimetype="text/event-stream",
@@ -244,7 +303,7 @@ def _sse(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
     try:
         for item in _chain(first, rest):
             if isinstance(item, Answer):
-                yield event("answer", item.to_json())
+                yield event("answer", answer_json(item))
             else:
                 yield event("token", {"text": item})
     except LLMUnavailable as exc:

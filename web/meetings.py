@@ -24,6 +24,7 @@ from retrieval.meeting_requests import (
 from retrieval.runtime import Runtime
 from web.errors import ApiError
 from web.exports import commitments_csv, commitments_markdown
+from web.markdown import render_markdown
 from workers import MEETING_TASK
 
 bp = Blueprint("meetings", __name__, url_prefix="/api")
@@ -56,7 +57,10 @@ def get_job(job_id: str) -> tuple[Response, int]:
         raise ApiError(404, "not_found", f"No job with id {job_id}.")
     if job.status == "done" and job.result is not None and _format() != "json":
         return _formatted(job.result)
-    return jsonify(job.to_json()), 200
+    data = job.to_json()
+    if job.result is not None:
+        data["result"] = with_html(job.result)
+    return jsonify(data), 200
 
 
 def _meeting(task: Task) -> tuple[Response, int]:
@@ -143,7 +147,7 @@ def _format() -> str:
 def _formatted(result: dict[str, Any]) -> tuple[Response, int]:
     fmt = _format()
     if fmt == "json":
-        return jsonify(result), 200
+        return jsonify(with_html(result)), 200
     items = result.get("commitments", [])
     stem = _safe_stem(str(result.get("title") or "meeting"))
     if fmt == "csv":
@@ -156,6 +160,13 @@ def _formatted(result: dict[str, Any]) -> tuple[Response, int]:
         f"attachment; filename=\"commitments.{suffix}\"; "
         f"filename*=UTF-8''{quote(stem, safe='')}-commitments.{suffix}")
     return response, 200
+
+
+def with_html(result: dict[str, Any]) -> dict[str, Any]:
+    """The result with its summary as sanitized HTML, for pages that show it."""
+    if not isinstance(result.get("summary"), str):
+        return result
+    return {**result, "summary_html": render_markdown(result["summary"])}
 
 
 def _safe_stem(title: str) -> str:

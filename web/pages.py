@@ -1,13 +1,110 @@
-"""HTML pages: upload, follow status, and chat with cited answers."""
+"""HTML pages: chat, upload, library, search, meetings, and the passage view a citation opens."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+
+from retrieval.meeting_requests import MeetingInputError, MeetingRequest, load_meeting
+from retrieval.runtime import Runtime
+from retrieval.store import DocumentRecord, StoredChunk
 
 bp = Blueprint("pages", __name__)
 
+# Pages load only their own scripts and styles: even if model output slipped past the
+# sanitizer, no inline or remote script would run and no remote image would load.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-src 'self'; object-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+
+
+def _runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions["docchat"]
+    return runtime
+
+
+@bp.after_app_request
+def _security_headers(response: Response) -> Response:
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
 
 @bp.get("/")
-def index() -> str:
-    settings = current_app.extensions["docchat"].settings
-    return render_template("index.html", max_upload_mb=settings.max_upload_mb)
+def index() -> Response:
+    return redirect("/chat")  # type: ignore[return-value]
+
+
+@bp.get("/chat")
+def chat() -> str:
+    return render_template("chat.html", page="chat")
+
+
+@bp.get("/upload")
+def upload() -> str:
+    settings = _runtime().settings
+    return render_template("upload.html", page="upload", max_upload_mb=settings.max_upload_mb)
+
+
+@bp.get("/library")
+def library() -> str:
+    return render_template("library.html", page="library")
+
+
+@bp.get("/search")
+def search() -> str:
+    return render_template("search.html", page="search")
+
+
+@bp.get("/meetings")
+def meetings() -> str:
+    return render_template("meetings.html", page="meetings")
+
+
+@bp.get("/passage/<document_id>")
+def passage(document_id: str) -> str:
+    """A cited passage in its place: the PDF page beside the cited text, or the transcript
+    with the cited turns highlighted."""
+    runtime = _runtime()
+    record = runtime.store.get_document(document_id)
+    if record is None:
+        abort(404, f"No document with id {document_id}: it may have been deleted.")
+    first = request.args.get("first", type=int)
+    last = request.args.get("last", type=int)
+    page = request.args.get("page", type=int)
+    turns = _turn_range(request.args.get("turns", ""))
+    chunks = _cited_chunks(runtime, record, first, last)
+    if page is None and chunks:
+        page = chunks[0].page
+    context = {"page": "passage", "document": record, "chunks": chunks, "pdf_page": page,
+               "n": request.args.get("n", type=int), "turns": turns, "segments": [],
+               "transcript_error": None}
+    if record.kind == "meeting":
+        try:
+            meeting = load_meeting(runtime, MeetingRequest(task="summarize",
+                                                           document_id=document_id))
+            context["segments"] = meeting.segments
+        except MeetingInputError as exc:
+            context["transcript_error"] = exc.message
+    return render_template("passage.html", **context)
+
+
+def _turn_range(raw: str) -> tuple[int, int] | None:
+    start, _, end = raw.partition("-")
+    if not start.isdigit():
+        return None
+    return int(start), int(end) if end.isdigit() else int(start)
+
+
+MAX_PASSAGE_CHUNKS = 50
+
+
+def _cited_chunks(runtime: Runtime, record: DocumentRecord, first: int | None,
+                  last: int | None) -> list[StoredChunk]:
+    if first is None:
+        return []
+    last = first if last is None or last < first else min(last, first + MAX_PASSAGE_CHUNKS)
+    return runtime.store.chunks_in_range(record.id, first, last)

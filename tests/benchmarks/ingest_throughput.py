@@ -69,7 +69,7 @@ def _wait(client, ids: list[str]) -> list[dict]:  # type: ignore[no-untyped-def]
     benchmark itself takes little of the CPU it measures)."""
     wanted = set(ids)
     while True:
-        docs = [d for d in client.get("/api/documents").get_json()["documents"]
+        docs = [d for d in client.get("/api/documents?limit=200").get_json()["documents"]
                 if d["id"] in wanted]
         if len(docs) == len(wanted) and all(d["status"] in ("indexed", "failed") for d in docs):
             return docs

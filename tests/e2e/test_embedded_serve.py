@@ -60,8 +60,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, ntsb_pdf: Path,
 
 def test_embedded_service_uploads_indexes_and_answers_with_citations(served, ntsb_pdf) -> None:
     served, data_dir = served
-    page = requests.get(served + "/", timeout=10)
-    assert page.status_code == 200 and 'id="upload-form"' in page.text
+    page = requests.get(served + "/", timeout=10)  # follows the redirect to the chat page
+    assert page.status_code == 200 and 'id="ask-form"' in page.text
 
     with open(ntsb_pdf, "rb") as handle:
         response = requests.post(f"{served}/api/documents",

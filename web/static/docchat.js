@@ -1,13 +1,17 @@
-// docchat page: uploads with live status, and streamed answers with citations.
-// Every piece of user or model text is inserted with textContent, never as HTML.
+// Shared by every page: DOM helpers, API calls, Server-Sent Events, highlighting.
+// User and model text goes in with textContent; the only HTML inserted is the server's
+// sanitized rendering of model Markdown (fields named *html).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 
 function el(tag, props = {}, children = []) {
   const node = document.createElement(tag);
-  Object.assign(node, props);
-  for (const child of children) node.append(child);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else node[key] = value;
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
   return node;
 }
 
@@ -20,71 +24,23 @@ async function errorMessage(response) {
   }
 }
 
-// ---- documents ----
-function renderDocuments(documents) {
-  const list = $("documents");
-  list.replaceChildren(...documents.map((doc) => {
-    const item = el("li", { id: `doc-${doc.id}` }, [
-      el("span", { className: "filename", textContent: doc.filename }),
-      el("span", { className: `status status-${doc.status}`, textContent: doc.status }),
-    ]);
-    item.dataset.status = doc.status;
-    if (doc.status === "queued" || doc.status === "processing") {
-      item.append(el("progress", { max: 1, value: doc.progress }));
-    }
-    if (doc.status === "indexed") {
-      const size = doc.kind === "meeting" ? `${doc.turns} turns` : doc.pages ? `${doc.pages} pages` : "text";
-      let meta = `${size}, ${doc.chunks} passages`;
-      if (doc.empty_pages.length) meta += ` (no text on pages ${doc.empty_pages.join(", ")}: OCR needed)`;
-      item.append(el("div", { className: "meta", textContent: meta }));
-    }
-    if (doc.error) item.append(el("div", { className: "error", textContent: doc.error.message }));
-    return item;
-  }));
-  return documents.some((d) => d.status === "queued" || d.status === "processing");
-}
-
-let pollTimer = null;
-async function refreshDocuments() {
-  clearTimeout(pollTimer);
-  const response = await fetch("/api/documents");
-  if (!response.ok) return;
-  const busy = renderDocuments((await response.json()).documents);
-  pollTimer = setTimeout(refreshDocuments, busy ? 700 : 5000);
-}
-
-$("upload-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const input = $("file-input");
-  const errorBox = $("upload-error");
-  errorBox.hidden = true;
-  if (!input.files.length) return;
-  const form = new FormData();
-  for (const file of input.files) form.append("file", file);
-  $("upload-button").disabled = true;
-  try {
-    const response = await fetch("/api/documents", { method: "POST", body: form });
-    if (!response.ok) {
-      errorBox.textContent = await errorMessage(response);
-      errorBox.hidden = false;
-    } else {
-      input.value = "";
-    }
-  } finally {
-    $("upload-button").disabled = false;
-    refreshDocuments();
+// fetch JSON; throws an Error whose message is the API's own explanation.
+async function api(path, options = {}) {
+  const init = { ...options };
+  if (init.json !== undefined) {
+    init.method = init.method || "POST";
+    init.headers = { "Content-Type": "application/json", ...(init.headers || {}) };
+    init.body = JSON.stringify(init.json);
+    delete init.json;
   }
-});
-
-// ---- chat ----
-function renderCitations(list, citations) {
-  const where = (c) => c.turn_start !== null
-    ? `turns ${c.turn_start}–${c.turn_end} (${c.speakers.join(", ")})`
-    : c.page !== null ? `page ${c.page}` : "";
-  list.replaceChildren(...citations.map((c) => el("li", { value: c.n, className: "citation" }, [
-    el("span", { textContent: `[${c.n}] ${c.filename}${where(c) ? ", " + where(c) : ""}` }),
-    el("blockquote", { textContent: c.quote }),
-  ])));
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new Error(`docchat did not answer (${err.message}). Check that it is running.`);
+  }
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return response.status === 204 ? null : response.json();
 }
 
 // Reads a text/event-stream body and calls onEvent(name, data) for each event.
@@ -105,50 +61,57 @@ async function readEvents(response, onEvent) {
         if (line.startsWith("event: ")) name = line.slice(7);
         else if (line.startsWith("data: ")) data += line.slice(6);
       }
-      onEvent(name, JSON.parse(data));
+      if (data) onEvent(name, JSON.parse(data));
     }
   }
 }
 
-$("ask-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const question = $("question").value.trim();
-  if (!question) return;
-  const answer = el("div", { className: "answer" });
-  const citations = el("ol", { className: "citations" });
-  const turn = el("div", { className: "turn" }, [
-    el("div", { className: "question", textContent: question }), answer, citations,
-  ]);
-  $("conversation").append(turn);
-  $("question").value = "";
-  $("ask-button").disabled = true;
-  try {
-    const response = await fetch("/api/ask", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ question, stream: true }),
-    });
-    if (!response.ok) {
-      answer.classList.add("error");
-      answer.textContent = await errorMessage(response);
-      return;
-    }
-    await readEvents(response, (name, data) => {
-      if (name === "token") answer.textContent += data.text;
-      else if (name === "answer") {
-        answer.textContent = data.answer;
-        renderCitations(citations, data.citations);
-      } else if (name === "error") {
-        answer.classList.add("error");
-        answer.textContent = data.error.message;
-      }
-    });
-  } catch (err) {
-    answer.classList.add("error");
-    answer.textContent = `The answer could not be fetched: ${err}`;
-  } finally {
-    $("ask-button").disabled = false;
+// Where a hit or citation is, as a reader would say it.
+function whereLabel(item) {
+  if (item.turn_start !== null && item.turn_start !== undefined) {
+    const turns = item.turn_start === item.turn_end ? `turn ${item.turn_start}`
+      : `turns ${item.turn_start}–${item.turn_end}`;
+    return item.speakers && item.speakers.length ? `${turns} (${item.speakers.join(", ")})` : turns;
   }
-});
+  return item.page !== null && item.page !== undefined ? `page ${item.page}` : "";
+}
 
-refreshDocuments();
+// Appends `text` to `node` with every occurrence of `words` wrapped in <mark>.
+function appendHighlighted(node, text, words) {
+  const escaped = words.filter((w) => w.length > 1)
+    .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  if (!escaped.length) { node.append(text); return; }
+  const pattern = new RegExp(`(${escaped.join("|")})`, "giu");
+  text.split(pattern).forEach((piece, i) => {
+    node.append(i % 2 ? el("mark", { textContent: piece }) : piece);
+  });
+}
+
+function queryWords(query) {
+  return query.toLowerCase().match(/[\p{L}\p{N}]+/gu) || [];
+}
+
+// Collections for a <select> or <datalist>; quietly empty if the list cannot be had.
+async function fillCollections(select, selected = "") {
+  let names = [];
+  try {
+    const body = await api("/api/collections");
+    names = body.collections.map((c) => c.name);
+  } catch (_) { /* the page still works without the list */ }
+  for (const name of names) {
+    const option = el("option", { value: name, textContent: name });
+    if (name === selected) option.selected = true;
+    select.append(option);
+  }
+}
+
+function formatDate(seconds) {
+  return new Date(seconds * 1000).toLocaleString(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+function documentSize(doc) {
+  if (doc.kind === "meeting" && doc.turns !== null) return `${doc.turns} turns`;
+  if (doc.pages) return `${doc.pages} pages`;
+  return doc.kind || "";
+}
