@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import openai
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, ValidationError
 
@@ -38,6 +40,33 @@ class ContextOverflow(ValueError):
 
 class StructuredOutputError(RuntimeError):
     """The model's reply did not validate against the schema, even after a repair request."""
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    """One finished request to the LLM server, as told to the listeners (web/metrics.py)."""
+
+    kind: str  # "stream" or "complete"
+    outcome: str  # "ok", "error", or "closed" (a stream its reader stopped early)
+    seconds: float
+    # Tokens the model wrote: the server's usage figure when it sends one, else the streamed
+    # pieces (about a token each), else an estimate from the text.
+    tokens: int
+
+
+_listeners: list[Callable[[LLMCall], None]] = []
+
+
+def add_llm_listener(listener: Callable[[LLMCall], None]) -> None:
+    """Call `listener` after every LLM request of this process (once, however often added).
+    A hook rather than an import, so that retrieval needs nothing of whoever counts."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _tell_listeners(call: LLMCall) -> None:
+    for listener in list(_listeners):
+        listener(call)
 
 
 _UNAVAILABLE = (
@@ -109,6 +138,9 @@ class ChatModel:
             extra_body={"max_tokens": settings.llm_max_tokens},
             timeout=settings.llm_timeout,
             max_retries=1,
+            # Asks for the token count in the last streamed chunk (stream_options); servers that
+            # do not know the option ignore it, and the pieces are counted instead.
+            stream_usage=True,
         )
         self._client = openai.OpenAI(base_url=self.base_url, api_key=settings.llm_api_key,
                                      timeout=settings.llm_timeout, max_retries=1)
@@ -117,17 +149,28 @@ class ChatModel:
                ) -> Iterator[str]:
         """Text pieces as the server generates them."""
         chat = self._chat if temperature is None else self._chat.bind(temperature=temperature)
+        started, pieces, usage, outcome = time.monotonic(), 0, None, "error"
         try:
             for piece in chat.stream(list(messages)):
+                if isinstance(piece, AIMessageChunk) and piece.usage_metadata:
+                    usage = piece.usage_metadata.get("output_tokens")
                 text = piece.content if isinstance(piece.content, str) else ""
                 if text:
+                    pieces += 1
                     yield text
+            outcome = "ok"
+        except GeneratorExit:
+            outcome = "closed"
+            raise
         except openai.BadRequestError as exc:
             if is_context_overflow(exc):
                 raise ContextOverflow(str(exc)) from exc
             raise
         except _UNAVAILABLE as exc:
             raise LLMUnavailable(self._unavailable_message(exc)) from exc
+        finally:
+            _tell_listeners(LLMCall("stream", outcome, time.monotonic() - started,
+                                    usage if usage is not None else pieces))
 
     def complete(self, messages: Sequence[BaseMessage], temperature: float | None = None,
                  max_tokens: int | None = None) -> str:
@@ -196,6 +239,7 @@ class ChatModel:
         extra: dict[str, Any] = {}
         if response_format is not None:
             extra["response_format"] = response_format
+        started, tokens, outcome = time.monotonic(), 0, "error"
         try:
             response = self._client.chat.completions.create(
                 model=self.model,
@@ -204,6 +248,11 @@ class ChatModel:
                 max_tokens=max_tokens or self.max_tokens,
                 **extra,
             )
+            choice = response.choices[0]
+            text = choice.message.content or ""
+            tokens = (response.usage.completion_tokens if response.usage
+                      else estimate_tokens(text))
+            outcome = "ok"
         except openai.BadRequestError as exc:
             if is_context_overflow(exc):
                 raise ContextOverflow(str(exc)) from exc
@@ -214,8 +263,9 @@ class ChatModel:
             raise LLMUnavailable(self._unavailable_message(exc)) from exc
         except (openai.APIConnectionError, openai.APITimeoutError, openai.NotFoundError) as exc:
             raise LLMUnavailable(self._unavailable_message(exc)) from exc
-        choice = response.choices[0]
-        return choice.message.content or "", choice.finish_reason
+        finally:
+            _tell_listeners(LLMCall("complete", outcome, time.monotonic() - started, tokens))
+        return text, choice.finish_reason
 
     def context_window(self) -> int:
         """Tokens the model reads and writes in one request: what the server reports
