@@ -40,6 +40,9 @@ def llm_server_command(settings: Settings) -> list[str]:
         "--host", "127.0.0.1",
         "--port", str(settings.llm_port),
         "--n_ctx", str(settings.llm_context),
+        # The server answers one request at a time. By default a waiting request aborts the one
+        # being streamed, so concurrent questions would fail each other; queue them instead.
+        "--interrupt_requests", "false",
     ]
 
 

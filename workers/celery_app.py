@@ -8,7 +8,7 @@ from celery import Celery
 
 from retrieval.runtime import Runtime
 from retrieval.settings import Settings
-from workers import embedded_broker
+from workers import embedded_broker, monitoring
 
 INGEST_TASK = "workers.tasks.ingest_document"
 REBUILD_TASK = "workers.tasks.rebuild_index"
@@ -17,6 +17,27 @@ SLACK_SUMMARY_TASK = "workers.tasks.summarize_for_slack"
 SLACK_ANSWER_TASK = "workers.tasks.answer_for_slack"
 SLACK_WEBHOOK_TASK = "workers.tasks.post_meeting_to_slack"
 SLACK_DELIVERY_TASK = "workers.tasks.deliver_to_slack"
+
+# Seconds a task may run past its soft time limit (where it records why it stopped) before the
+# worker kills it.
+HARD_LIMIT_GRACE = 60
+# The longest pause before a task is tried again (the tasks' backoff is capped at this). A worker
+# holds a retried task, unacknowledged, until it is due.
+MAX_RETRY_DELAY = 300
+
+
+def visibility_timeout(settings: Settings) -> int:
+    """Seconds Redis waits for a delivered task to be acknowledged before it gives the task to
+    another worker: the redelivery that finishes the work of a worker that died.
+
+    It must outlast the longest time a live worker holds a task unacknowledged (a retry's pause,
+    then the run up to its hard time limit), or a running task would be handed out twice; twice
+    that, for margin. The one exception is the index rebuild (workers.tasks.REBUILD_TIME_LIMIT:
+    days, since it may re-embed millions of chunks): a rebuild delivered again while it runs
+    finds the rebuild lock held and returns "busy" at once, and a rebuild whose worker died is
+    queued again when a worker starts (workers.recovery.resume_rebuild). Covering it would
+    leave the uploads of a dead worker waiting a week."""
+    return 2 * (MAX_RETRY_DELAY + settings.task_time_limit + HARD_LIMIT_GRACE)
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -37,7 +58,7 @@ def create_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.task_time_limit,
-        task_time_limit=settings.task_time_limit + 60,
+        task_time_limit=settings.task_time_limit + HARD_LIMIT_GRACE,
         broker_connection_retry_on_startup=True,
         result_expires=24 * 3600,
     )
@@ -47,8 +68,8 @@ def create_celery(settings: Settings) -> Celery:
         # the web app and the worker write to the queue at the same moment.
         app.conf.broker_transport_options = {"connect_args": {"timeout": 30}}
     else:
-        # Longer than the longest task, or Redis hands a running task to a second worker.
-        app.conf.broker_transport_options = {"visibility_timeout": settings.task_time_limit * 2}
+        app.conf.broker_transport_options = {"visibility_timeout": visibility_timeout(settings)}
+    monitoring.install(app, settings)  # log format, task events for Flower
     app.docchat_settings = settings  # type: ignore[attr-defined]
     return app
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from celery import Task, shared_task
@@ -16,6 +19,7 @@ from retrieval.llm import ContextOverflow, LLMUnavailable
 from retrieval.meeting_requests import MeetingInputError, MeetingRequest
 from workers import cores
 from workers.celery_app import (
+    MAX_RETRY_DELAY,
     SLACK_ANSWER_TASK,
     SLACK_DELIVERY_TASK,
     SLACK_SUMMARY_TASK,
@@ -38,15 +42,58 @@ from workers.slack_blocks import error_message
 # the limit only stops a runaway.
 REBUILD_TIME_LIMIT = 7 * 24 * 3600
 
+# Transient failures, and only those, are tried again: the LLM server restarting
+# (LLMUnavailable) and SQLite locked by another process past its wait (DatabaseBusy). The
+# pauses double from 10 seconds up to MAX_RETRY_DELAY, each a random share of that so that
+# tasks that failed together do not come back together: six retries over at most 10 minutes of
+# waiting, which leaves a Slack reply's own delivery retries (14 minutes) inside the 30 minutes
+# its response_url stays valid. A bad file or a bad request is never retried: it fails at once
+# with its reason.
+TRANSIENT_RETRIES = 6
+BACKOFF: dict[str, Any] = {"max_retries": TRANSIENT_RETRIES, "retry_backoff": 10,
+                           "retry_backoff_max": MAX_RETRY_DELAY, "retry_jitter": True}
+
 log = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, name="workers.tasks.ingest_document", acks_late=True)
+class DatabaseBusy(Exception):
+    """SQLite stayed locked by another process past its wait (retrieval.store.connect): a busy
+    moment, worth another try. The message is for the person who asked."""
+
+
+@contextmanager
+def _locked_database_is_transient() -> Iterator[None]:
+    """SQLite's "database is locked" becomes DatabaseBusy, which the tasks retry; any other
+    SQLite error (a missing table, a full disk) stays what it is."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        # Python 3.11+ carries SQLite's result code; the low byte is the primary code.
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (sqlite3.SQLITE_BUSY,
+                                                               sqlite3.SQLITE_LOCKED):
+            raise
+        raise DatabaseBusy(
+            f"docchat's database stayed busy ({exc}). Try again in a few minutes; if it keeps "
+            "happening, tell your administrator.") from exc
+
+
+def _is_last_try(task: Task) -> bool:
+    return bool(task.request.retries >= (task.max_retries or 0))
+
+
+def _log_retry(task: Task, what: str, exc: Exception) -> None:
+    log.warning("%s: %s; trying again later (try %d of %d, task %s)", what, exc,
+                task.request.retries + 1, (task.max_retries or 0) + 1, task.request.id)
+
+
+@shared_task(bind=True, name="workers.tasks.ingest_document", acks_late=True,
+             autoretry_for=(DatabaseBusy,), **BACKOFF)
 def ingest_document(self: Task, document_id: str) -> str:
     """Parse, chunk, embed and index one uploaded document; safe to run twice."""
     runtime = runtime_for(self.app)
     try:
-        index_document(runtime, document_id)
+        with _locked_database_is_transient():
+            index_document(runtime, document_id)
     except SoftTimeLimitExceeded:
         limit = runtime.settings.task_time_limit
         runtime.store.mark_failed(
@@ -55,9 +102,17 @@ def ingest_document(self: Task, document_id: str) -> str:
             "parts and upload them, or ask your administrator to raise "
             "DOCCHAT_TASK_TIME_LIMIT.",
         )
-        log.warning("document %s timed out (task %s)", document_id, self.request.id)
+        log.warning("document %s timed out (task %s)", document_id, self.request.id,
+                    extra={"document_id": document_id})
+    except DatabaseBusy as exc:
+        if not _is_last_try(self):
+            _log_retry(self, f"document {document_id}", exc)
+            raise
+        runtime.store.mark_failed(document_id, "database_busy", str(exc))
+        raise
     except Exception:
-        log.exception("document %s failed unexpectedly (task %s)", document_id, self.request.id)
+        log.exception("document %s failed unexpectedly (task %s)", document_id, self.request.id,
+                      extra={"document_id": document_id})
         runtime.store.mark_failed(
             document_id, "internal_error",
             "docchat hit an internal error while processing this file. Upload it again; if it "
@@ -69,14 +124,18 @@ def ingest_document(self: Task, document_id: str) -> str:
 
 
 @shared_task(bind=True, name="workers.tasks.rebuild_index", acks_late=True,
-             soft_time_limit=REBUILD_TIME_LIMIT, time_limit=REBUILD_TIME_LIMIT + 60)
+             soft_time_limit=REBUILD_TIME_LIMIT, time_limit=REBUILD_TIME_LIMIT + 60,
+             autoretry_for=(DatabaseBusy,), **BACKOFF)
 def rebuild_index(self: Task) -> str:
     """Rebuild the index for the configured embedding model; search serves the old one until
-    the new one is complete. Safe to run twice: a second one finds it busy or current."""
-    return rebuild.rebuild_index(runtime_for(self.app))
+    the new one is complete. Safe to run twice: a second one finds it busy or current, and a
+    retry resumes from the last checkpoint."""
+    with _locked_database_is_transient():
+        return rebuild.rebuild_index(runtime_for(self.app))
 
 
-@shared_task(bind=True, name="workers.tasks.run_meeting_job", acks_late=True)
+@shared_task(bind=True, name="workers.tasks.run_meeting_job", acks_late=True,
+             autoretry_for=(LLMUnavailable, DatabaseBusy), **BACKOFF)
 def run_meeting_job(self: Task, job_id: str) -> str:
     """A meeting summary or commitments request that takes long; safe to run twice (a job that
     is done stays done, an interrupted one starts over)."""
@@ -85,21 +144,29 @@ def run_meeting_job(self: Task, job_id: str) -> str:
 
 
 def _finish_meeting_job(task: Task, job_id: str) -> Job | None:
-    """Run the meeting job unless it has finished already; the job as it ends."""
+    """Run the meeting job unless it has finished already; the job as it ends. A transient
+    failure is raised for the task to try again (the job stays running), unless this was the
+    last try: then the job fails with it."""
     runtime = runtime_for(task.app)
     jobs = runtime.jobs
-    job = jobs.get(job_id)
-    if job is None or job.status in ("done", "failed"):
-        return job
-    jobs.mark_running(job_id)
+    with _locked_database_is_transient():
+        job = jobs.get(job_id)
+        if job is None or job.status in ("done", "failed"):
+            return job
+        jobs.mark_running(job_id)
     request = MeetingRequest.from_json(job.request)
     try:
-        result = meeting_requests.run(runtime, request,
-                                      progress=lambda done: jobs.mark_running(job_id, done))
+        with _locked_database_is_transient():
+            result = meeting_requests.run(runtime, request,
+                                          progress=lambda done: jobs.mark_running(job_id, done))
     except MeetingInputError as exc:
         jobs.mark_failed(job_id, exc.code, exc.message)
-    except LLMUnavailable as exc:
-        jobs.mark_failed(job_id, "llm_unavailable", str(exc))
+    except (LLMUnavailable, DatabaseBusy) as exc:
+        if not _is_last_try(task):
+            _log_retry(task, f"meeting job {job_id}", exc)
+            raise
+        code = "llm_unavailable" if isinstance(exc, LLMUnavailable) else "database_busy"
+        jobs.mark_failed(job_id, code, str(exc))
     except ContextOverflow as exc:
         jobs.mark_failed(job_id, "context_overflow", str(exc))
     except SoftTimeLimitExceeded:
@@ -107,7 +174,8 @@ def _finish_meeting_job(task: Task, job_id: str) -> Job | None:
                          f"The job took longer than {runtime.settings.task_time_limit} seconds "
                          "and was stopped. Split the meeting, or raise DOCCHAT_TASK_TIME_LIMIT.")
     except Exception:
-        log.exception("meeting job %s failed unexpectedly (task %s)", job_id, task.request.id)
+        log.exception("meeting job %s failed unexpectedly (task %s)", job_id, task.request.id,
+                      extra={"job_id": job_id})
         jobs.mark_failed(job_id, "internal_error",
                          "docchat hit an internal error on this meeting. Try again; if it keeps "
                          "failing, send the server log to your administrator.")
@@ -120,7 +188,8 @@ def _finish_meeting_job(task: Task, job_id: str) -> Job | None:
 # Slack: the work runs first, then its message is delivered by a task of its own, so that a
 # delivery retried while Slack is down never redoes the work.
 
-@shared_task(bind=True, name=SLACK_SUMMARY_TASK, acks_late=True)
+@shared_task(bind=True, name=SLACK_SUMMARY_TASK, acks_late=True,
+             autoretry_for=(LLMUnavailable, DatabaseBusy), **BACKOFF)
 def summarize_for_slack(self: Task, job_id: str, response_url: str) -> str:
     """/summarize: run the meeting job, then answer the command with its summary and
     commitments, or with why there are none."""
@@ -128,19 +197,27 @@ def summarize_for_slack(self: Task, job_id: str, response_url: str) -> str:
         _finish_meeting_job(self, job_id)
     finally:
         # A job that fails unexpectedly is marked failed before the error goes on to the
-        # worker's log: the person who asked hears of it too.
+        # worker's log: the person who asked hears of it too. One that will be tried again
+        # is still running: nothing is posted yet.
         message = meeting_job_reply(runtime_for(self.app), job_id, response_type="ephemeral")
         if message is not None:
             deliver_to_slack.delay(response_url, message.to_json())
     return "queued" if message is not None else "missing"
 
 
-@shared_task(bind=True, name=SLACK_ANSWER_TASK, acks_late=True)
+@shared_task(bind=True, name=SLACK_ANSWER_TASK, acks_late=True,
+             autoretry_for=(LLMUnavailable, DatabaseBusy), **BACKOFF)
 def answer_for_slack(self: Task, question: str, collection: str | None,
                      response_url: str) -> str:
     """/ask: answer from the documents (of one collection, when named), with citations."""
     try:
-        message = answer_reply(runtime_for(self.app), question, collection, "ephemeral")
+        with _locked_database_is_transient():
+            message = answer_reply(runtime_for(self.app), question, collection, "ephemeral")
+    except (LLMUnavailable, DatabaseBusy) as exc:
+        if not _is_last_try(self):
+            _log_retry(self, "a Slack question", exc)
+            raise
+        message = error_message(str(exc), "ephemeral")
     except Exception:
         log.exception("a Slack question failed unexpectedly (task %s)", self.request.id)
         deliver_to_slack.delay(response_url, error_message(
@@ -151,7 +228,8 @@ def answer_for_slack(self: Task, question: str, collection: str | None,
     return "queued"
 
 
-@shared_task(bind=True, name=SLACK_WEBHOOK_TASK, acks_late=True)
+@shared_task(bind=True, name=SLACK_WEBHOOK_TASK, acks_late=True,
+             autoretry_for=(LLMUnavailable, DatabaseBusy), **BACKOFF)
 def post_meeting_to_slack(self: Task, job_id: str, collection: str) -> str:
     """Summarize an uploaded meeting (a job) and post it to its collection's Slack channel
     through the incoming webhook set for the collection when the summary is ready. A failed
@@ -160,10 +238,10 @@ def post_meeting_to_slack(self: Task, job_id: str, collection: str) -> str:
     job = _finish_meeting_job(self, job_id)
     if job is None or job.status != "done":
         return job.status if job else "missing"
-    webhook = runtime.collections.slack_webhook(collection)
+    webhook = runtime.collections.slack_webhook(job.workspace, collection)
     if webhook is None:
         log.warning("meeting job %s: collection %r has no Slack webhook any more; the summary "
-                    "was not posted", job_id, collection)
+                    "was not posted", job_id, collection, extra={"job_id": job_id})
         return "no_webhook"
     message = meeting_job_reply(runtime, job_id, footer=f"collection {collection}")
     assert message is not None
@@ -178,7 +256,7 @@ SLACK_DELIVERY_RETRIES = 10
 
 @shared_task(bind=True, name=SLACK_DELIVERY_TASK, acks_late=True,
              autoretry_for=(SlackUnavailable,), max_retries=SLACK_DELIVERY_RETRIES,
-             retry_backoff=True, retry_backoff_max=300, retry_jitter=True)
+             retry_backoff=True, retry_backoff_max=MAX_RETRY_DELAY, retry_jitter=True)
 def deliver_to_slack(self: Task, url: str, message: dict[str, Any]) -> str:
     """POST a message to a Slack URL; retried while Slack answers 5xx or 429 or cannot be
     reached, given up (and logged) on a 4xx, a URL that is not allowed, or too many tries."""
