@@ -90,7 +90,7 @@ class Message:
 @dataclass(frozen=True)
 class Question:
     text: str
-    where: ChunkFilter | None = None
+    where: ChunkFilter  # always names the workspace: answers come from its documents only
     history: tuple[Message, ...] = ()
     temperature: float | None = None
     # Regenerate: answer again from exactly these passages instead of searching.

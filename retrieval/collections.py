@@ -13,9 +13,11 @@ from retrieval.store import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
-    name TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    name TEXT NOT NULL,
     slack_webhook TEXT,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (workspace, name)
 );
 """
 
@@ -28,7 +30,8 @@ def is_collection_name(name: str) -> bool:
 
 
 class CollectionStore:
-    """Settings per collection; a collection without a row has none of them set."""
+    """Settings per collection of a workspace (two teams may both have a 'default'); a
+    collection without a row has none of them set."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -40,25 +43,26 @@ class CollectionStore:
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         return connect(self.path)
 
-    def slack_webhook(self, collection: str) -> str | None:
+    def slack_webhook(self, workspace: str, collection: str) -> str | None:
         """The incoming-webhook URL the collection's summaries go to, if one is set."""
         with self._connect() as db:
-            row = db.execute("SELECT slack_webhook FROM collections WHERE name = ?",
-                             (collection,)).fetchone()
+            row = db.execute("SELECT slack_webhook FROM collections WHERE workspace = ?"
+                             " AND name = ?", (workspace, collection)).fetchone()
         return str(row[0]) if row and row[0] else None
 
-    def set_slack_webhook(self, collection: str, url: str) -> None:
+    def set_slack_webhook(self, workspace: str, collection: str, url: str) -> None:
         with self._connect() as db:
             db.execute(
-                "INSERT INTO collections (name, slack_webhook, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET slack_webhook = excluded.slack_webhook,"
-                " updated_at = excluded.updated_at",
-                (collection, url, time.time()))
+                "INSERT INTO collections (workspace, name, slack_webhook, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(workspace, name) DO UPDATE SET"
+                " slack_webhook = excluded.slack_webhook, updated_at = excluded.updated_at",
+                (workspace, collection, url, time.time()))
 
-    def clear_slack_webhook(self, collection: str) -> bool:
+    def clear_slack_webhook(self, workspace: str, collection: str) -> bool:
         """Forget the collection's webhook; False if it had none."""
         with self._connect() as db:
             cursor = db.execute(
                 "UPDATE collections SET slack_webhook = NULL, updated_at = ?"
-                " WHERE name = ? AND slack_webhook IS NOT NULL", (time.time(), collection))
+                " WHERE workspace = ? AND name = ? AND slack_webhook IS NOT NULL",
+                (time.time(), workspace, collection))
             return cursor.rowcount > 0

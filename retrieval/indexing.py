@@ -28,11 +28,12 @@ def index_document(runtime: Runtime, document_id: str) -> None:
     point removes what the previous attempt left and starts over.
     """
     store, settings = runtime.store, runtime.settings
+    logged = {"document_id": document_id}  # a field of each log record (retrieval/logs.py)
     record = store.get_document(document_id)
     if record is None:
         raise LookupError(f"no document {document_id}")
     if record.status == "indexed":
-        log.info("document %s is already indexed; nothing to do", document_id)
+        log.info("document %s is already indexed; nothing to do", document_id, extra=logged)
         return
     store.mark_processing(document_id, 0.05)
     try:
@@ -42,7 +43,7 @@ def index_document(runtime: Runtime, document_id: str) -> None:
             memory_mb=settings.parse_memory_mb,
         )
     except IngestError as exc:
-        log.info("document %s failed: %s", document_id, exc.code)
+        log.info("document %s failed: %s", document_id, exc.code, extra=logged)
         store.mark_failed(document_id, exc.code, exc.message)
         return
     store.mark_parsed(
@@ -64,7 +65,7 @@ def index_document(runtime: Runtime, document_id: str) -> None:
     try:
         ids = store.replace_chunks(record, chunks)
     except LookupError:
-        log.info("document %s was deleted while it was processed", document_id)
+        log.info("document %s was deleted while it was processed", document_id, extra=logged)
         return
     with runtime.spaces.writing() as (current, writer):
         if current.model != space.model:  # a rebuild switched embedding models meanwhile
@@ -74,7 +75,8 @@ def index_document(runtime: Runtime, document_id: str) -> None:
         if store.get_document(document_id) is not None:
             writer.add(ids, vectors)
     store.mark_indexed(document_id, chunks=len(chunks))
-    log.info("document %s indexed: %s, %d chunks", document_id, document.kind, len(chunks))
+    log.info("document %s indexed: %s, %d chunks", document_id, document.kind, len(chunks),
+             extra=logged)
 
 
 def _embed_with_progress(
@@ -101,5 +103,5 @@ def delete_document(runtime: Runtime, document_id: str) -> bool:
         writer.remove_range(*chunk_id_range(record.seq))
         runtime.store.delete_document(document_id)
     Path(record.stored_path).unlink(missing_ok=True)
-    log.info("document %s deleted", document_id)
+    log.info("document %s deleted", document_id, extra={"document_id": document_id})
     return True

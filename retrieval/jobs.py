@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrieval.store import connect
+from retrieval.store import add_column, connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -44,6 +44,7 @@ class Job:
     error_message: str | None
     created_at: float
     updated_at: float
+    workspace: str = "default"  # the team that asked; only it may read the job
 
     def to_json(self) -> dict[str, object]:
         error = {"code": self.error_code, "message": self.error_message} if (
@@ -60,18 +61,19 @@ class JobStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            add_column(db, "jobs", "workspace", "TEXT NOT NULL DEFAULT 'default'")
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         return connect(self.path)
 
-    def add(self, kind: str, request: dict[str, Any]) -> Job:
+    def add(self, kind: str, request: dict[str, Any], workspace: str) -> Job:
         job_id = uuid.uuid4().hex
         now = time.time()
         with self._connect() as db:
             db.execute(
-                "INSERT INTO jobs (id, kind, status, request, created_at, updated_at)"
-                " VALUES (?, ?, 'queued', ?, ?, ?)",
-                (job_id, kind, json.dumps(request, ensure_ascii=False), now, now))
+                "INSERT INTO jobs (id, kind, status, request, created_at, updated_at,"
+                " workspace) VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+                (job_id, kind, json.dumps(request, ensure_ascii=False), now, now, workspace))
         job = self.get(job_id)
         assert job is not None
         return job

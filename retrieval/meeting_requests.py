@@ -39,6 +39,7 @@ class MeetingRequest:
     text: str | None = None  # notes, a transcript or an export, in any format ingest reads
     filename: str = "meeting notes"
     meeting_date: str | None = None  # ISO; else the date the notes state, if any
+    workspace: str = "default"  # whose documents `document_id` may name
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,7 +54,7 @@ def load_meeting(runtime: Runtime, request: MeetingRequest) -> Meeting:
     settings = runtime.settings
     raw_text: str | None
     if request.document_id is not None:
-        record = runtime.store.get_document(request.document_id)
+        record = runtime.store.document_in(request.workspace, request.document_id)
         if record is None:
             raise MeetingInputError(404, "not_found",
                                     f"No document with id {request.document_id}.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from retrieval.accounts import AccountStore
 from retrieval.answer import Answerer
 from retrieval.collections import CollectionStore
 from retrieval.embeddings import Embedder
@@ -29,6 +30,10 @@ class Runtime:
     @cached_property
     def jobs(self) -> JobStore:
         return JobStore(self.settings.database_path)
+
+    @cached_property
+    def accounts(self) -> AccountStore:
+        return AccountStore(self.settings.database_path)
 
     @cached_property
     def collections(self) -> CollectionStore:

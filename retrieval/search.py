@@ -93,15 +93,16 @@ class Retriever:
     def embedder(self) -> Embedder:
         return self.space().embedder
 
-    def search(self, query: str, k: int, where: ChunkFilter | None = None,
+    def search(self, query: str, k: int, where: ChunkFilter,
                budget_chars: int | None = None) -> list[Hit]:
-        """The best passages for a query, best first.
+        """The best passages for a query, best first, among the chunks `where` allows (always
+        one workspace's).
 
         Without a budget: the k best chunks. With one: passages (a chunk, or neighbouring
         chunks merged) whose texts add up to at most `budget_chars`, from the best candidates.
         """
         allowed = None
-        if where is not None and not where.is_empty:
+        if not (where.workspace_only and self.store.holds_only(where.workspace)):
             allowed = self.store.chunk_ids_matching(where)
             if not allowed:
                 return []
@@ -113,24 +114,25 @@ class Retriever:
         fused = fuse([(self.weights.dense, dense), (self.weights.lexical, lexical)],
                      self.weights.rrf_k)
         rows = self.store.chunks_by_id(chunk_id for chunk_id, _ in fused)
-        hits = [_hit(rows[i], score) for i, score in fused if i in rows]
+        # Checked again on the rows themselves: another team's document indexed between the
+        # filter and the search must not slip through.
+        hits = [_hit(rows[i], score) for i, score in fused
+                if i in rows and rows[i].workspace == where.workspace]
         if budget_chars is None:
             return hits[:k]
         return fit_budget(hits, budget_chars)
 
 
-    def passages(self, refs: Sequence[PassageRef], where: ChunkFilter | None = None,
-                 ) -> list[Hit]:
+    def passages(self, refs: Sequence[PassageRef], where: ChunkFilter) -> list[Hit]:
         """The passages at these positions, as they read now (what an answer was given, to
-        answer again); positions the filter excludes or that no longer exist are left out."""
-        allowed = None
-        if where is not None and not where.is_empty:
-            allowed = set(self.store.chunk_ids_matching(where))
+        answer again); positions the filter excludes (another workspace's, too) or that no
+        longer exist are left out."""
+        allowed = set(self.store.chunk_ids_matching(where))
         hits = []
         for ref in refs:
             rows = self.store.chunks_in_range(ref.document_id, ref.first_ordinal,
                                               ref.last_ordinal)
-            chunks = [_hit(row, 0.0) for row in rows if allowed is None or row.id in allowed]
+            chunks = [_hit(row, 0.0) for row in rows if row.id in allowed]
             if not chunks:
                 continue
             passage = chunks[0]

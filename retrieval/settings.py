@@ -99,6 +99,20 @@ class Settings:
     # results and summaries may be posted to (comma-separated; never a URL a request names).
     slack_signing_secret: str = ""
     slack_allowed_hosts: str = "hooks.slack.com"
+    # Logs: "text" lines for a console, or "json" (one object a line, with document and task
+    # ids as fields) for a log pipeline.
+    log_format: str = "text"
+    # Workers send task events (for Flower); off by default: every task then publishes several
+    # extra messages to the broker. Needs Redis (the embedded broker cannot broadcast).
+    task_events: bool = False
+    # The workspace whose documents slash commands read (one Slack app serves one team).
+    slack_workspace: str = "default"
+    # Access. "local": one user, no login, and docchat listens on loopback only (embedded
+    # mode). "required": people log in, scripts and Slack use a workspace's API keys.
+    auth: str = "local"
+    secret_key: str = ""  # signs session cookies; empty: generated once into the data folder
+    cookie_secure: bool = True  # session cookies only over https (browsers exempt localhost)
+    rate_limit_per_minute: int = 60  # ask and meeting requests per user or API key; 0: none
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -161,6 +175,12 @@ class Settings:
     def slack_hosts(self) -> tuple[str, ...]:
         """The hosts Slack messages may be posted to, lower-case."""
         return tuple(h.strip().lower() for h in self.slack_allowed_hosts.split(",") if h.strip())
+
+    @property
+    def login_required(self) -> bool:
+        if self.auth not in ("local", "required"):
+            raise SettingsError(f"DOCCHAT_AUTH is {self.auth!r}: use local or required.")
+        return self.auth == "required"
 
     @property
     def max_upload_bytes(self) -> int:

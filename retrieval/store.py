@@ -13,6 +13,11 @@ from typing import Any
 
 from ingest.documents import Chunk
 
+_INDEXES = """
+DROP INDEX IF EXISTS documents_by_hash;
+CREATE INDEX IF NOT EXISTS documents_by_workspace ON documents(workspace, collection, sha256);
+"""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
@@ -33,9 +38,9 @@ CREATE TABLE IF NOT EXISTS documents (
     collection TEXT NOT NULL DEFAULT 'default',
     sha256 TEXT,
     turns INTEGER,
-    empty_pages TEXT
+    empty_pages TEXT,
+    workspace TEXT NOT NULL DEFAULT 'default'
 );
-CREATE INDEX IF NOT EXISTS documents_by_hash ON documents(collection, sha256);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
     document_id TEXT NOT NULL REFERENCES documents(id),
@@ -100,6 +105,7 @@ class DocumentRecord:
     sha256: str | None = None
     turns: int | None = None
     empty_pages: str | None = None  # JSON list of page numbers without a text layer
+    workspace: str = "default"  # the team it belongs to
 
     def to_json(self) -> dict[str, object]:
         error = None
@@ -123,15 +129,17 @@ class DocumentRecord:
 
 @dataclass(frozen=True)
 class DocumentFilter:
-    """Which documents a listing shows; None means no restriction on that field."""
+    """Which documents a listing shows: always one workspace's; None means no restriction on
+    that field."""
 
+    workspace: str
     collection: str | None = None
     status: str | None = None  # one of STATUSES
 
     def sql(self) -> tuple[str, list[object]]:
         """A WHERE clause over documents, and its parameters."""
-        clauses: list[str] = ["1"]
-        params: list[object] = []
+        clauses: list[str] = ["workspace = ?"]
+        params: list[object] = [self.workspace]
         for column, value in (("collection", self.collection), ("status", self.status)):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -154,8 +162,10 @@ class CollectionCounts:
 
 @dataclass(frozen=True)
 class ChunkFilter:
-    """Which chunks a search may return; None means no restriction on that field."""
+    """Which chunks a search may return: always one workspace's (isolation lives here, not in
+    the callers); None means no restriction on that field."""
 
+    workspace: str
     collections: tuple[str, ...] | None = None
     document_ids: tuple[str, ...] | None = None
     kinds: tuple[str, ...] | None = None  # pdf, text, meeting
@@ -164,13 +174,15 @@ class ChunkFilter:
     created_to: float | None = None
 
     @property
-    def is_empty(self) -> bool:
-        return all(getattr(self, name) is None for name in self.__dataclass_fields__)
+    def workspace_only(self) -> bool:
+        """True when nothing but the workspace narrows the search."""
+        return all(getattr(self, name) is None for name in self.__dataclass_fields__
+                   if name != "workspace")
 
     def sql(self) -> tuple[str, list[object]]:
         """A WHERE fragment over chunks c JOIN documents d, and its parameters."""
-        clauses: list[str] = ["d.status = 'indexed'"]
-        params: list[object] = []
+        clauses: list[str] = ["d.status = 'indexed'", "d.workspace = ?"]
+        params: list[object] = [self.workspace]
         for column, values in (("d.collection", self.collections), ("d.id", self.document_ids),
                                ("d.kind", self.kinds)):
             if values is not None:
@@ -202,6 +214,7 @@ class StoredChunk:
     turn_end: int | None = None
     start_time: str | None = None
     end_time: str | None = None
+    workspace: str = "default"
 
 
 @dataclass(frozen=True)
@@ -215,6 +228,13 @@ class RebuildState:
     def to_json(self) -> dict[str, object]:
         return {"model": self.target or "bundled", "done": self.done, "total": self.total,
                 "started_at": self.started_at, "error": self.error}
+
+
+def add_column(db: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
+    """Add a column that a database made by an older docchat lacks."""
+    present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    if column not in present:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 @contextmanager
@@ -239,22 +259,25 @@ class Store:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            # Databases from before workspaces: every document was the one team's.
+            add_column(db, "documents", "workspace", "TEXT NOT NULL DEFAULT 'default'")
+            db.executescript(_INDEXES)
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         return connect(self.path)
 
     def add_document(self, document_id: str, filename: str, stored_path: Path, size_bytes: int,
-                     *, stored_kind: str = "pdf", collection: str = "default",
+                     *, workspace: str, stored_kind: str = "pdf", collection: str = "default",
                      sha256: str | None = None) -> DocumentRecord:
         now = time.time()
         with self._connect() as db:
             db.execute(
                 "INSERT INTO documents (id, seq, filename, stored_path, size_bytes, status,"
-                " progress, created_at, updated_at, stored_kind, collection, sha256) VALUES"
-                " (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM documents), ?, ?, ?, 'queued', 0,"
-                " ?, ?, ?, ?, ?)",
+                " progress, created_at, updated_at, stored_kind, collection, sha256, workspace)"
+                " VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM documents), ?, ?, ?,"
+                " 'queued', 0, ?, ?, ?, ?, ?, ?)",
                 (document_id, filename, str(stored_path), size_bytes, now, now, stored_kind,
-                 collection, sha256),
+                 collection, sha256, workspace),
             )
         record = self.get_document(document_id)
         assert record is not None
@@ -265,21 +288,29 @@ class Store:
             row = db.execute("SELECT * FROM documents WHERE id = ?", (document_id,)).fetchone()
         return DocumentRecord(**dict(row)) if row else None
 
-    def find_duplicate(self, collection: str, sha256: str) -> DocumentRecord | None:
+    def document_in(self, workspace: str, document_id: str) -> DocumentRecord | None:
+        """The document, if it belongs to `workspace`: how every request names a document."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM documents WHERE id = ? AND workspace = ?",
+                             (document_id, workspace)).fetchone()
+        return DocumentRecord(**dict(row)) if row else None
+
+    def find_duplicate(self, workspace: str, collection: str, sha256: str,
+                       ) -> DocumentRecord | None:
         """An earlier upload of the same bytes to the collection that did not fail."""
         with self._connect() as db:
             row = db.execute(
-                "SELECT * FROM documents WHERE collection = ? AND sha256 = ?"
+                "SELECT * FROM documents WHERE workspace = ? AND collection = ? AND sha256 = ?"
                 " AND status != 'failed' ORDER BY created_at LIMIT 1",
-                (collection, sha256),
+                (workspace, collection, sha256),
             ).fetchone()
         return DocumentRecord(**dict(row)) if row else None
 
-    def list_documents(self, where: DocumentFilter | None = None, limit: int | None = None,
+    def list_documents(self, where: DocumentFilter, limit: int | None = None,
                        offset: int = 0) -> list[DocumentRecord]:
         """Documents newest first (ties by upload order, so pages never overlap); `limit`
         None means all of them."""
-        clause, params = (where or DocumentFilter()).sql()
+        clause, params = where.sql()
         with self._connect() as db:
             rows = db.execute(
                 f"SELECT * FROM documents WHERE {clause} ORDER BY created_at DESC, seq DESC"
@@ -287,17 +318,26 @@ class Store:
             ).fetchall()
         return [DocumentRecord(**dict(row)) for row in rows]
 
-    def count_documents(self, where: DocumentFilter | None = None) -> int:
-        clause, params = (where or DocumentFilter()).sql()
+    def unfinished_documents(self) -> list[DocumentRecord]:
+        """Every workspace's documents that are queued or being processed."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM documents WHERE status IN ('queued', 'processing')"
+                              " ORDER BY seq").fetchall()
+        return [DocumentRecord(**dict(row)) for row in rows]
+
+    def count_documents(self, where: DocumentFilter) -> int:
+        clause, params = where.sql()
         with self._connect() as db:
             return int(db.execute(f"SELECT COUNT(*) FROM documents WHERE {clause}",
                                   params).fetchone()[0])
 
-    def collections(self) -> list[CollectionCounts]:
-        """Every collection that holds a document, by name, with its documents by status."""
+    def collections(self, workspace: str) -> list[CollectionCounts]:
+        """Every collection of the workspace that holds a document, by name, with its
+        documents by status."""
         with self._connect() as db:
             rows = db.execute("SELECT collection, status, COUNT(*) FROM documents"
-                              " GROUP BY collection, status ORDER BY collection").fetchall()
+                              " WHERE workspace = ? GROUP BY collection, status"
+                              " ORDER BY collection", (workspace,)).fetchall()
         found: dict[str, dict[str, int]] = {}
         for name, status, count in rows:
             found.setdefault(name, dict.fromkeys(STATUSES, 0))[status] = count
@@ -403,6 +443,14 @@ class Store:
             db.execute("UPDATE vector_space SET model = ?, target = NULL, done = 0, total = 0,"
                        " started_at = NULL, error = NULL", (model,))
 
+    def holds_only(self, workspace: str) -> bool:
+        """True when every indexed document is the workspace's (one team, or a test): its
+        searches need no per-chunk filter."""
+        with self._connect() as db:
+            row = db.execute("SELECT 1 FROM documents WHERE workspace != ? AND status IN"
+                             " ('indexed', 'processing') LIMIT 1", (workspace,)).fetchone()
+        return row is None
+
     def chunk_ids_matching(self, where: ChunkFilter) -> list[int]:
         clause, params = where.sql()
         with self._connect() as db:
@@ -466,7 +514,7 @@ class Store:
         with self._connect() as db:
             rows = db.execute(
                 "SELECT c.id, c.document_id, d.filename, c.ordinal, c.page, c.text, c.speakers,"
-                " c.turn_start, c.turn_end, c.start_time, c.end_time FROM chunks c"
+                " c.turn_start, c.turn_end, c.start_time, c.end_time, d.workspace FROM chunks c"
                 f" JOIN documents d ON d.id = c.document_id WHERE {clause}"
                 " AND d.status = 'indexed'",
                 params,

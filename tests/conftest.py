@@ -16,6 +16,7 @@ import redis
 
 from retrieval.llm_server import start_llm_server, wait_for_llm
 from retrieval.settings import Settings
+from retrieval.store import ChunkFilter
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -82,6 +83,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, llm_url: 
         # Slack's side is played by a receiver on this machine (tests/e2e/test_slack.py).
         slack_signing_secret=SLACK_SIGNING_SECRET,
         slack_allowed_hosts="127.0.0.1",
+        # Tests ask far more often than people do; tests/web/test_auth.py checks the limit.
+        rate_limit_per_minute=0,
     )
 
 
@@ -145,8 +148,12 @@ def runtime(tmp_path: Path, embedder):
     return Runtime(Settings(data_dir=tmp_path / "data"), embedder=embedder)
 
 
+# Every chunk of the default workspace: what retrieval tests search when nothing narrows it.
+EVERYTHING = ChunkFilter(workspace="default")
+
+
 def store_upload(runtime, source: Path, filename: str | None = None,
-                 collection: str = "default"):
+                 collection: str = "default", workspace: str = "default"):
     """Put a file where the upload endpoint would, and record it as queued."""
     from ingest.formats import sniff
 
@@ -157,7 +164,8 @@ def store_upload(runtime, source: Path, filename: str | None = None,
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return runtime.store.add_document(document_id, filename or source.name, target, len(data),
-                                      stored_kind=kind, collection=collection)
+                                      workspace=workspace, stored_kind=kind,
+                                      collection=collection)
 
 
 def pdf_file(objects: list[bytes], version: bytes) -> bytes:

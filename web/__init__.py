@@ -21,11 +21,14 @@ def create_app(settings: Settings | None = None, celery: Any = None) -> Flask:
     # Leave room for multipart framing around the largest allowed file.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 1024 * 1024
     app.config["JSON_SORT_KEYS"] = False
-    app.extensions["docchat"] = Runtime(settings)
+    runtime = Runtime(settings)
+    app.extensions["docchat"] = runtime
     app.extensions["docchat.celery"] = celery
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
 
-    from web import api, errors, library, meetings, openapi, pages, slack
+    from web import api, auth, errors, health, library, meetings, metrics, openapi, pages, slack
+
+    auth.init_app(app, runtime)  # first: every request is identified before its view runs
 
     app.register_blueprint(api.bp)
     app.register_blueprint(meetings.bp)
@@ -33,5 +36,7 @@ def create_app(settings: Settings | None = None, celery: Any = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(slack.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(health.bp)  # /healthz, /readyz: no login
+    metrics.init_app(app)  # /metrics (no login), and every request counted
     errors.register(app)
     return app

@@ -36,8 +36,10 @@ from retrieval.runtime import Runtime
 from retrieval.search import PassageRef
 from retrieval.spaces import model_label
 from retrieval.store import STATUSES, ChunkFilter, DocumentFilter, DocumentRecord
+from web.auth import principal, workspace
 from web.errors import ApiError
 from web.links import answer_json, hit_json
+from web.ratelimit import rate_limited
 from workers import INGEST_TASK, REBUILD_TASK
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ def upload_documents() -> tuple[Response, int]:
     results: list[dict[str, object]] = []
     queued = []
     for item in received:
-        existing = runtime.store.find_duplicate(collection, item.sha256)
+        existing = runtime.store.find_duplicate(workspace(), collection, item.sha256)
         if existing is not None:
             results.append({**_summary(existing), "duplicate": True})
             continue
@@ -123,7 +125,8 @@ def _accept(runtime: Runtime, item: _Received, collection: str) -> DocumentRecor
         os.fsync(handle.fileno())
     os.replace(tmp, final)
     return runtime.store.add_document(document_id, item.filename, final, len(item.data),
-                                      stored_kind=item.kind, collection=collection,
+                                      workspace=workspace(), stored_kind=item.kind,
+                                      collection=collection,
                                       sha256=item.sha256)
 
 
@@ -161,7 +164,8 @@ def list_documents() -> Response:
     filters ?collection and ?status. `next` is the URL of the following page, or null."""
     limit = _query_int("limit", DEFAULT_PAGE, 1, MAX_PAGE)
     offset = _query_int("offset", 0, 0, None)
-    where = DocumentFilter(collection=_query_collection(), status=_query_status())
+    where = DocumentFilter(workspace(), collection=_query_collection(),
+                           status=_query_status())
     store = _runtime().store
     documents = store.list_documents(where, limit, offset)
     total = store.count_documents(where)
@@ -176,7 +180,8 @@ def list_documents() -> Response:
 @bp.get("/collections")
 def list_collections() -> Response:
     """Collections that hold documents, by name, with their documents counted by status."""
-    return jsonify({"collections": [c.to_json() for c in _runtime().store.collections()]})
+    counts = _runtime().store.collections(workspace())
+    return jsonify({"collections": [c.to_json() for c in counts]})
 
 
 def _query_int(name: str, default: int, low: int, high: int | None) -> int:
@@ -210,7 +215,7 @@ def _query_status() -> str | None:
 
 @bp.get("/documents/<document_id>")
 def get_document(document_id: str) -> Response:
-    record = _runtime().store.get_document(document_id)
+    record = _runtime().store.document_in(workspace(), document_id)
     if record is None:
         raise ApiError(404, "not_found", f"No document with id {document_id}.")
     return jsonify(record.to_json())
@@ -218,7 +223,9 @@ def get_document(document_id: str) -> Response:
 
 @bp.delete("/documents/<document_id>")
 def delete_document(document_id: str) -> Response:
-    if not indexing.delete_document(_runtime(), document_id):
+    runtime = _runtime()
+    if runtime.store.document_in(workspace(), document_id) is None or (
+            not indexing.delete_document(runtime, document_id)):
         raise ApiError(404, "not_found", f"No document with id {document_id}.")
     return jsonify({"deleted": document_id})
 
@@ -226,6 +233,7 @@ def delete_document(document_id: str) -> Response:
 @bp.get("/index")
 def index_status() -> Response:
     """The embedding model and index serving searches, and a rebuild under way, if any."""
+    _admin_only()
     runtime = _runtime()
     spaces = runtime.spaces
     rebuild = runtime.store.rebuild_state()
@@ -243,6 +251,7 @@ def index_status() -> Response:
 @bp.post("/index/rebuild")
 def rebuild_index() -> tuple[Response, int]:
     """Queue a rebuild for the configured embedding model (workers also do so on start)."""
+    _admin_only()
     spaces = _runtime().spaces
     if not spaces.needs_rebuild():
         return jsonify({"status": "current", "model": model_label(spaces.configured)}), 200
@@ -253,6 +262,13 @@ def rebuild_index() -> tuple[Response, int]:
                        "The processing queue is not reachable: check Redis "
                        "(DOCCHAT_REDIS_URL) and try again.") from exc
     return jsonify({"status": "queued", "model": model_label(spaces.configured)}), 202
+
+
+def _admin_only() -> None:
+    """The index serves every workspace: only an administrator looks after it."""
+    caller = principal()
+    if caller.user is None or not caller.user.is_admin:
+        raise ApiError(403, "forbidden", "Only a docchat administrator manages the index.")
 
 
 @bp.post("/search")
@@ -268,6 +284,7 @@ def search() -> Response:
 
 
 @bp.post("/ask")
+@rate_limited
 def ask() -> Response:
     """A cited answer. Optional: history (earlier messages, for follow-ups), temperature,
     context (the passages of an earlier answer, to regenerate it), stream (SSE)."""
@@ -395,8 +412,10 @@ def _budget_field(body: dict[str, Any]) -> int | None:
 
 
 def filters_from(body: dict[str, Any]) -> ChunkFilter:
-    """Search filters from a JSON body; each one narrows the search inside retrieval."""
+    """Search filters from a JSON body; each one narrows the search inside retrieval, which
+    never looks beyond the caller's workspace."""
     return ChunkFilter(
+        workspace=workspace(),
         collections=_names(body, "collection"),
         document_ids=_names(body, "document_ids"),
         kinds=_kinds(body),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from retrieval.llm import ContextOverflow, LLMUnavailable
@@ -25,7 +25,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> tuple[Response, int]:
-        return error_response(exc.status, exc.code, exc.message)
+        response, status = error_response(exc.status, exc.code, exc.message)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response, status
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
@@ -44,6 +48,15 @@ def register(app: Flask) -> None:
             f"The request does not fit the language model's context window: {exc}")
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> tuple[Response, int]:
+    def _http(exc: HTTPException) -> tuple[Response, int] | tuple[str, int]:
         code = (exc.name or "error").lower().replace(" ", "_")
+        if _wants_page():
+            return render_template("error.html", page="error", status=exc.code,
+                                   title=exc.name, message=exc.description), exc.code or 500
         return error_response(exc.code or 500, code, exc.description or code)
+
+
+def _wants_page() -> bool:
+    """A person's browser asking for a page (not the API, not a script)."""
+    return (not request.path.startswith(("/api/", "/slack/"))
+            and request.accept_mimetypes.accept_html)

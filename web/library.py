@@ -9,6 +9,7 @@ from kombu.exceptions import OperationalError
 
 from retrieval.runtime import Runtime
 from retrieval.store import DocumentRecord
+from web.auth import workspace
 from web.errors import ApiError
 from workers import INGEST_TASK
 
@@ -26,7 +27,7 @@ def _runtime() -> Runtime:
 
 
 def _document(document_id: str) -> DocumentRecord:
-    record = _runtime().store.get_document(document_id)
+    record = _runtime().store.document_in(workspace(), document_id)
     if record is None:
         raise ApiError(404, "not_found", f"No document with id {document_id}.")
     return record

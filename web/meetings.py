@@ -22,9 +22,11 @@ from retrieval.meeting_requests import (
     run,
 )
 from retrieval.runtime import Runtime
+from web.auth import workspace
 from web.errors import ApiError
 from web.exports import commitments_csv, commitments_markdown
 from web.markdown import render_markdown
+from web.ratelimit import rate_limited
 from workers import MEETING_TASK
 
 bp = Blueprint("meetings", __name__, url_prefix="/api")
@@ -39,12 +41,14 @@ def _runtime() -> Runtime:
 
 
 @bp.post("/meetings/summarize")
+@rate_limited
 def summarize_meeting() -> tuple[Response, int]:
     """Summary, decisions, open questions and commitments of a meeting."""
     return _meeting("summarize")
 
 
 @bp.post("/meetings/commitments")
+@rate_limited
 def meeting_commitments() -> tuple[Response, int]:
     """Who promised what, to whom, by when — each with its quote."""
     return _meeting("commitments")
@@ -53,7 +57,7 @@ def meeting_commitments() -> tuple[Response, int]:
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str) -> tuple[Response, int]:
     job = _runtime().jobs.get(job_id)
-    if job is None:
+    if job is None or job.workspace != workspace():
         raise ApiError(404, "not_found", f"No job with id {job_id}.")
     if job.status == "done" and job.result is not None and _format() != "json":
         return _formatted(job.result)
@@ -120,11 +124,12 @@ def _meeting_request(task: Task, fields: dict[str, Any]) -> MeetingRequest:
                        f"The text is longer than {MAX_TEXT_CHARS:,} characters: split it.")
     return MeetingRequest(task=task, document_id=document_id, text=text,
                           filename=fields.get("filename") or "meeting notes",
-                          meeting_date=fields.get("meeting_date"))
+                          meeting_date=fields.get("meeting_date"), workspace=workspace())
 
 
 def _queue(runtime: Runtime, meeting_request: MeetingRequest) -> tuple[Response, int]:
-    job = runtime.jobs.add(meeting_request.task, meeting_request.to_json())
+    job = runtime.jobs.add(meeting_request.task, meeting_request.to_json(),
+                           meeting_request.workspace)
     try:
         current_app.extensions["docchat.celery"].send_task(MEETING_TASK, args=[job.id])
     except OperationalError as exc:

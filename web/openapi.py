@@ -117,9 +117,9 @@ def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 ERROR_RESPONSES = {
-    400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 409: "Conflict",
+    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
     410: "Gone", 413: "TooLarge", 415: "UnsupportedType", 422: "Unprocessable",
-    503: "Unavailable",
+    429: "TooManyRequests", 503: "Unavailable",
 }
 
 
@@ -746,6 +746,13 @@ COMPONENTS: dict[str, Any] = {
             "The request is not signed by Slack with the configured signing secret, or is "
             "older than 5 minutes (code `unsigned_request`, `bad_signature`, "
             "`stale_request`)."),
+        "Forbidden": _error_response(
+            "Refused: a request from another site (`cross_site_request`), a session request "
+            "without the page's token (`csrf_failed`), or an action this caller may not take "
+            "(`forbidden`)."),
+        "TooManyRequests": _error_response(
+            "Over DOCCHAT_RATE_LIMIT_PER_MINUTE for this user or API key (code "
+            "`rate_limited`); the `Retry-After` header says when to try again."),
         "NotFound": _error_response("No such document or job (code `not_found`)."),
         "Conflict": _error_response(
             "The document is not in a state for this (code `busy`, `not_indexed`, "
@@ -866,6 +873,55 @@ SLACK_PATHS: dict[str, Any] = {
     },
 }
 
+_API_KEY = {
+    "type": "object", "required": ["id", "workspace", "name", "hint", "created_at", "revoked"],
+    "properties": {
+        "id": {"type": "integer"}, "workspace": {"type": "string"}, "name": {"type": "string"},
+        "hint": {"type": "string", "description": "The key's last 4 characters."},
+        "created_at": {"type": "number"}, "revoked": {"type": "boolean"},
+    },
+}
+KEY_PATHS: dict[str, Any] = {
+    "/api/keys": {
+        "get": {
+            "operationId": "list_api_keys",
+            "tags": ["access"],
+            "summary": "The API keys of the caller's workspace (never the keys themselves)",
+            "responses": {"200": _answer("The keys.", {
+                "type": "object", "required": ["keys"],
+                "properties": {"keys": {"type": "array", "items": _API_KEY}}}),
+                **_errors(401, 403)},
+        },
+        "post": {
+            "operationId": "create_api_key",
+            "tags": ["access"],
+            "summary": "A new API key for the caller's workspace, shown once",
+            "description": "For scripts and Slack: send it as `Authorization: Bearer <key>`. "
+                           "Only a logged-in user (or the local admin) makes keys.",
+            "requestBody": {"required": True, "content": _json({
+                "type": "object", "required": ["name"],
+                "properties": {"name": {"type": "string", "maxLength": 64}}})},
+            "responses": {"201": _answer("The key: store it now.", {
+                "allOf": [_API_KEY, {"type": "object", "required": ["key"],
+                                     "properties": {"key": {"type": "string"},
+                                                    "note": {"type": "string"}}}]}),
+                **_errors(400, 401, 403)},
+        },
+    },
+    "/api/keys/{key_id}": {
+        "delete": {
+            "operationId": "revoke_api_key",
+            "tags": ["access"],
+            "summary": "Revoke an API key of the caller's workspace",
+            "parameters": [{"name": "key_id", "in": "path", "required": True,
+                            "schema": {"type": "integer"}}],
+            "responses": {"200": _answer("Revoked.", {
+                "type": "object", "required": ["revoked"],
+                "properties": {"revoked": {"type": "integer"}}}), **_errors(401, 403, 404)},
+        },
+    },
+}
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -874,8 +930,15 @@ SPEC: dict[str, Any] = {
         "description": (
             "Self-hosted chat with your documents: upload, search, cited answers, meeting "
             "summaries and commitments. Every error a client can cause is JSON: "
-            '`{"error": {"code", "message"}}`.'),
+            '`{"error": {"code", "message"}}`. With `DOCCHAT_AUTH=required`, send a '
+            "workspace API key as `Authorization: Bearer <key>` (or log in: the pages then "
+            "send the session's `X-CSRF-Token`); every route sees only the caller's "
+            "workspace. Embedded mode (`local`) needs neither."),
     },
-    "paths": {**PATHS, **SLACK_PATHS},
-    "components": COMPONENTS,
+    "security": [{}, {"apiKey": []}],
+    "paths": {**PATHS, **SLACK_PATHS, **KEY_PATHS},
+    "components": {**COMPONENTS, "securitySchemes": {
+        "apiKey": {"type": "http", "scheme": "bearer",
+                   "description": "A workspace API key (`docchat key add`, or POST /api/keys)."},
+    }},
 }

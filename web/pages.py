@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from retrieval.meeting_requests import MeetingInputError, MeetingRequest, load_meeting
 from retrieval.runtime import Runtime
 from retrieval.store import DocumentRecord, StoredChunk
+from web.auth import workspace
 
 bp = Blueprint("pages", __name__)
 
@@ -69,7 +70,7 @@ def passage(document_id: str) -> str:
     """A cited passage in its place: the PDF page beside the cited text, or the transcript
     with the cited turns highlighted."""
     runtime = _runtime()
-    record = runtime.store.get_document(document_id)
+    record = runtime.store.document_in(workspace(), document_id)
     if record is None:
         abort(404, f"No document with id {document_id}: it may have been deleted.")
     first = request.args.get("first", type=int)
@@ -84,8 +85,8 @@ def passage(document_id: str) -> str:
                "transcript_error": None}
     if record.kind == "meeting":
         try:
-            meeting = load_meeting(runtime, MeetingRequest(task="summarize",
-                                                           document_id=document_id))
+            meeting = load_meeting(runtime, MeetingRequest(
+                task="summarize", document_id=document_id, workspace=record.workspace))
             context["segments"] = meeting.segments
         except MeetingInputError as exc:
             context["transcript_error"] = exc.message

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import dataclasses
+import ipaddress
 import logging
 import os
 import signal
@@ -15,7 +16,9 @@ import time
 from pathlib import Path
 
 from retrieval.llm_server import start_llm_server, wait_for_llm
+from retrieval.logs import configure_logging
 from retrieval.settings import Settings
+from web import accounts_cli
 from workers import worker_command
 from workers.recovery import requeue_unfinished
 
@@ -30,15 +33,23 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run docchat (embedded defaults unless configured)")
     serve.add_argument("--host", help="overrides DOCCHAT_HOST")
     serve.add_argument("--port", type=int, help="overrides DOCCHAT_PORT")
+    accounts_cli.add_commands(commands)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()
+    configure_logging(settings.log_format)
+    if args.command != "serve":
+        return accounts_cli.run(args, settings)
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = dataclasses.replace(settings, **overrides)
     return serve_forever(settings)
 
 
 def serve_forever(settings: Settings) -> int:
+    if not settings.login_required and not _is_loopback(settings.host):
+        log.error("DOCCHAT_AUTH=local lets anyone who reaches docchat in without logging in, "
+                  "so it only listens on 127.0.0.1 or ::1, not %s. Set DOCCHAT_AUTH=required "
+                  "and create users (docchat user add) to serve a network.", settings.host)
+        return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **settings.to_env(), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env["DOCCHAT_DATA_DIR"] = str(settings.data_dir.resolve())
@@ -86,6 +97,7 @@ def _web_command(settings: Settings) -> list[str]:
         "--worker-class", "gthread", "--workers", "1", "--threads", str(settings.web_threads),
         "--timeout", str(int(settings.llm_timeout) + 30),
         "--access-logfile", "-",
+        "--config", "python:web.gunicorn_conf",  # its logs in DOCCHAT_LOG_FORMAT
     ]
 
 
@@ -123,6 +135,13 @@ def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _safe_url(url: str) -> str:

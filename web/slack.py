@@ -21,8 +21,9 @@ from ingest.slack import readable
 from retrieval.collections import is_collection_name
 from retrieval.meeting_requests import MeetingRequest
 from retrieval.runtime import Runtime
-from retrieval.store import DocumentRecord
+from retrieval.store import DocumentFilter, DocumentRecord
 from web.api import MAX_QUESTION_CHARS
+from web.auth import workspace
 from web.errors import ApiError
 from web.meetings import MAX_TEXT_CHARS
 from workers import SLACK_ANSWER_TASK, SLACK_SUMMARY_TASK, SLACK_WEBHOOK_TASK
@@ -146,7 +147,7 @@ def parse_command(name: str, text: str) -> tuple[str, str]:
 
 def _queue_summary(runtime: Runtime, text: str, response_url: str) -> None:
     meeting_request = _meeting_request(runtime, text)
-    job = runtime.jobs.add("summarize", meeting_request.to_json())
+    job = runtime.jobs.add("summarize", meeting_request.to_json(), meeting_request.workspace)
     try:
         current_app.extensions["docchat.celery"].send_task(SLACK_SUMMARY_TASK,
                                                            args=[job.id, response_url])
@@ -165,23 +166,25 @@ def _meeting_request(runtime: Runtime, text: str) -> MeetingRequest:
         record = _named_document(runtime, text)
         if record is not None:
             return MeetingRequest(task="summarize", document_id=record.id,
-                                  filename=record.filename)
+                                  filename=record.filename, workspace=record.workspace)
         if _LOOKS_LIKE_A_FILE.match(text):
             raise CommandRefused(f"No uploaded document is called {text}: upload it to docchat "
                                  "first, or paste the meeting notes themselves after /summarize.")
     if len(text) > MAX_TEXT_CHARS:
         raise CommandRefused(f"The notes are longer than {MAX_TEXT_CHARS:,} characters: upload "
                              "them to docchat and summarize the document by name.")
-    return MeetingRequest(task="summarize", text=text, filename="notes from Slack")
+    return MeetingRequest(task="summarize", text=text, filename="notes from Slack",
+                          workspace=runtime.settings.slack_workspace)
 
 
 def _named_document(runtime: Runtime, name: str) -> DocumentRecord | None:
     """The document with this id, else the newest with this file name (an indexed meeting
     first); CommandRefused when it cannot be summarized."""
-    store = runtime.store
-    record = store.get_document(name)
+    store, team = runtime.store, runtime.settings.slack_workspace
+    record = store.document_in(team, name)
     if record is None:
-        same = [d for d in store.list_documents() if d.filename.lower() == name.lower()]
+        same = [d for d in store.list_documents(DocumentFilter(team))
+                if d.filename.lower() == name.lower()]
         ready = [d for d in same if d.kind == "meeting" and d.status == "indexed"]
         candidates = ready or same
         record = candidates[0] if candidates else None
@@ -248,7 +251,7 @@ def set_slack_webhook(name: str) -> tuple[Response, int]:
         check_slack_url(url.strip(), runtime.settings.slack_hosts)
     except SlackUrlRefused as exc:
         raise ApiError(400, "bad_webhook_url", str(exc)) from exc
-    runtime.collections.set_slack_webhook(collection, url.strip())
+    runtime.collections.set_slack_webhook(workspace(), collection, url.strip())
     return jsonify(_webhook_json(collection, url.strip())), 200
 
 
@@ -257,13 +260,14 @@ def get_slack_webhook(name: str) -> tuple[Response, int]:
     """The collection's webhook, masked (the URL is a secret: anyone holding it can post)."""
     collection = _collection(name)
     return jsonify(_webhook_json(collection,
-                                 _runtime().collections.slack_webhook(collection))), 200
+                                 _runtime().collections.slack_webhook(workspace(),
+                                                                      collection))), 200
 
 
 @bp.delete("/api/collections/<name>/slack-webhook")
 def clear_slack_webhook(name: str) -> tuple[Response, int]:
     collection = _collection(name)
-    if not _runtime().collections.clear_slack_webhook(collection):
+    if not _runtime().collections.clear_slack_webhook(workspace(), collection):
         raise ApiError(404, "no_slack_webhook", f"Collection {collection} has no Slack webhook.")
     return jsonify(_webhook_json(collection, None)), 200
 
@@ -277,19 +281,19 @@ def post_document_to_slack(document_id: str) -> tuple[Response, int]:
     """Summarize an uploaded meeting in the background and post the summary to its
     collection's Slack channel; poll the job for the summary or the reason it failed."""
     runtime = _runtime()
-    record = runtime.store.get_document(document_id)
+    record = runtime.store.document_in(workspace(), document_id)
     if record is None:
         raise ApiError(404, "not_found", f"No document with id {document_id}.")
     _check_summarizable(record, lambda message: ApiError(409, _conflict(record), message))
-    webhook = runtime.collections.slack_webhook(record.collection)
+    webhook = runtime.collections.slack_webhook(record.workspace, record.collection)
     if webhook is None:
         raise ApiError(409, "no_slack_webhook",
                        f"Collection {record.collection} has no Slack webhook: set one with PUT "
                        f"/api/collections/{record.collection}/slack-webhook "
                        '{"url": "https://hooks.slack.com/services/..."}.')
     meeting_request = MeetingRequest(task="summarize", document_id=record.id,
-                                     filename=record.filename)
-    job = runtime.jobs.add("summarize", meeting_request.to_json())
+                                     filename=record.filename, workspace=record.workspace)
+    job = runtime.jobs.add("summarize", meeting_request.to_json(), record.workspace)
     try:
         current_app.extensions["docchat.celery"].send_task(
             SLACK_WEBHOOK_TASK, args=[job.id, record.collection])

@@ -13,7 +13,7 @@ def requeue_unfinished(settings: Settings) -> int:
     """Send an ingest task for every queued or processing document, and a task for every
     unfinished meeting job; the tasks are idempotent, so one still in the queue runs once."""
     store = Store(settings.database_path)
-    unfinished = [d for d in store.list_documents() if d.status in ("queued", "processing")]
+    unfinished = store.unfinished_documents()
     jobs = JobStore(settings.database_path).unfinished()
     if not unfinished and not jobs:
         return 0

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from retrieval.answer import Question
-from retrieval.llm import ContextOverflow, LLMUnavailable
+from retrieval.llm import ContextOverflow
 from retrieval.runtime import Runtime
 from retrieval.store import ChunkFilter
 from workers.slack_blocks import SlackMessage, answer_message, error_message, summary_message
@@ -129,13 +129,12 @@ def meeting_job_reply(runtime: Runtime, job_id: str, footer: str = "",
 
 def answer_reply(runtime: Runtime, question: str, collection: str | None,
                  response_type: str | None = None) -> SlackMessage:
-    """A cited answer from the documents (of one collection, when named), or why there is
-    none."""
-    where = ChunkFilter(collections=(collection,)) if collection else None
+    """A cited answer from the documents of the workspace Slack serves (of one collection,
+    when named), or why there is none. LLMUnavailable goes to the task, which tries again."""
+    where = ChunkFilter(workspace=runtime.settings.slack_workspace,
+                        collections=(collection,) if collection else None)
     try:
         answer = runtime.answerer.answer(Question(text=question, where=where))
-    except LLMUnavailable as exc:
-        return error_message(str(exc), response_type)
     except ContextOverflow as exc:
         return error_message(f"The question does not fit the language model's context "
                              f"window: {exc}. Ask a shorter question.", response_type)

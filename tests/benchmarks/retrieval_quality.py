@@ -43,7 +43,7 @@ def docchat_recall(meetings: list[dict], data_dir: Path) -> tuple[int, int]:
         path.write_text(json.dumps(meeting))
         record = store_upload(runtime, path)
         index_document(runtime, record.id)
-        only = ChunkFilter(document_ids=(record.id,))
+        only = ChunkFilter("default", document_ids=(record.id,))
         for query in meeting["specific_query_list"]:
             hits = runtime.retriever.search(query["query"], 50, only, BUDGET)
             assert sum(len(h.text) for h in hits) <= BUDGET

@@ -277,3 +277,49 @@ def test_every_page_renders_without_script_errors(page: Page) -> None:
         assert response.headers["content-type"].startswith("text/html")
         page.wait_for_load_state("networkidle")
         screenshot(page, path.strip("/").replace("/", "-"))
+
+
+@pytest.fixture(scope="module")
+def team_url(settings, worker) -> Iterator[str]:
+    """docchat with logins on (plain http on loopback, so cookies without Secure)."""
+    import dataclasses
+
+    from web import create_app
+
+    app = create_app(dataclasses.replace(settings, auth="required", cookie_secure=False))
+    accounts = app.extensions["docchat"].accounts
+    if accounts.user_named("browser-user") is None:
+        accounts.create_user("browser-user", "a long browser password", "browser-team")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_team_member_logs_in_uploads_and_sees_only_the_teams_library(
+        browser: Browser, team_url: str) -> None:
+    context = browser.new_context(base_url=team_url)
+    page = context.new_page()
+    page.goto("/upload")
+    expect(page).to_have_url(re.compile(r"/login\?next=/upload"))
+    page.fill("input[name=username]", "browser-user")
+    page.fill("input[name=password]", "wrong password!")
+    page.click("#login-form button")
+    expect(page.locator(".error")).to_have_text("Wrong username or password.")
+    page.fill("input[name=username]", "browser-user")
+    page.fill("input[name=password]", "a long browser password")
+    page.click("#login-form button")
+    expect(page).to_have_url(re.compile(r"/upload$"))
+    screenshot(page, "login-upload")
+    # Uploading sends the session's CSRF token; without it the server would answer 403.
+    page.set_input_files("#file-input", [pdf_file("team notes.pdf", SPEC_PDF)])
+    expect(page.locator('#uploads li[data-status="indexed"]')).to_have_count(
+        1, timeout=INDEXING_MS)
+    page.goto("/library")
+    expect(page.locator("#documents tbody tr")).to_have_count(1)
+    expect(page.locator("header form.account")).to_contain_text("browser-user · browser-team")
+    page.click("header form.account button")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    context.close()

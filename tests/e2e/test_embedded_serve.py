@@ -15,7 +15,7 @@ import requests
 
 from retrieval.runtime import Runtime
 from retrieval.settings import Settings
-from retrieval.store import Store
+from retrieval.store import DocumentFilter, Store
 from tests.conftest import REPO, free_port, store_upload, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -100,7 +100,8 @@ def test_embedded_service_uploads_indexes_and_answers_with_citations(served, nts
 def test_upload_stranded_by_a_crash_is_indexed_after_restart(served) -> None:
     _, data_dir = served
     store = Store(Settings(data_dir=data_dir).database_path)
-    (stranded,) = [d for d in store.list_documents() if d.filename == "stranded.pdf"]
+    (stranded,) = [d for d in store.list_documents(DocumentFilter("default"))
+                   if d.filename == "stranded.pdf"]
 
     def indexed() -> bool:
         record = store.get_document(stranded.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ingest.chunking import chunk_document
 from ingest.pdf import parse_pdf
 from retrieval.indexing import index_document
-from tests.conftest import EVAL_PDFS, store_upload
+from tests.conftest import EVAL_PDFS, EVERYTHING, store_upload
 
 
 def test_no_chunk_exceeds_what_the_model_reads(embedder) -> None:
@@ -27,9 +27,11 @@ def test_indexed_pdf_is_found_on_the_right_page(runtime, ntsb_pdf) -> None:
     done = runtime.store.get_document(record.id)
     assert done.status == "indexed" and done.pages == 5 and done.chunks > 0
     assert done.progress == 1.0
-    hits = runtime.retriever.search("the nosewheel dug into soft snow; the airplane nosed over", 3)
+    hits = runtime.retriever.search("the nosewheel dug into soft snow; the airplane nosed over",
+                                    3, EVERYTHING)
     assert hits[0].document_id == record.id and hits[0].page == 1
-    hits = runtime.retriever.search("registered owner Wausau Flying Service, Lycoming engine", 3)
+    hits = runtime.retriever.search("registered owner Wausau Flying Service, Lycoming engine",
+                                    3, EVERYTHING)
     assert hits[0].page == 3
 
 
@@ -42,7 +44,7 @@ def test_indexing_twice_indexes_once(runtime, ntsb_pdf) -> None:
     index_document(runtime, record.id)
     index_document(runtime, record.id)  # and once more while already indexed
     assert (len(runtime.index), runtime.store.get_document(record.id).chunks) == first
-    hits = runtime.retriever.search("nosewheel dug into soft snow", 10)
+    hits = runtime.retriever.search("nosewheel dug into soft snow", 10, EVERYTHING)
     assert len({h.chunk_id for h in hits}) == len(hits)
 
 

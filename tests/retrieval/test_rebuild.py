@@ -10,7 +10,7 @@ from retrieval.indexing import delete_document, index_document
 from retrieval.rebuild import rebuild_index
 from retrieval.runtime import Runtime
 from retrieval.spaces import model_key
-from tests.conftest import EVAL_PDFS, TEST_DATA, store_upload
+from tests.conftest import EVAL_PDFS, EVERYTHING, TEST_DATA, store_upload
 
 NTSB = EVAL_PDFS / "ntsb"
 
@@ -51,7 +51,7 @@ def test_search_serves_the_old_index_until_the_new_one_is_complete(runtime, othe
     after = Runtime(dataclasses.replace(runtime.settings, embedding_model=other_model))
     assert after.spaces.needs_rebuild() and after.embedder.dim == 384
     query = "probable cause of the accident"
-    before = [h.chunk_id for h in after.retriever.search(query, 5)]
+    before = [h.chunk_id for h in after.retriever.search(query, 5, EVERYTHING)]
     assert before
     seen: list[tuple[int, int]] = []
     late: list[str] = []
@@ -60,7 +60,7 @@ def test_search_serves_the_old_index_until_the_new_one_is_complete(runtime, othe
         seen.append((done, total))
         if len(seen) == 1:
             # Mid-rebuild: search still answers from the old model's index...
-            assert [h.chunk_id for h in after.retriever.search(query, 5)] == before
+            assert [h.chunk_id for h in after.retriever.search(query, 5, EVERYTHING)] == before
             state = after.store.rebuild_state()
             assert state is not None and state.total == total and state.error is None
             # ...and workers go on indexing and deleting with the old model.
@@ -74,9 +74,10 @@ def test_search_serves_the_old_index_until_the_new_one_is_complete(runtime, othe
     assert not runtime.settings.index_path(old_key).exists()
     # Exactly one vector per chunk row: the late meeting is in, the deleted report is out.
     assert sorted(after.index.open_for_build().ids().tolist()) == after.store.all_chunk_ids()
-    hits = after.retriever.search("send the deck to the client", 3)
+    hits = after.retriever.search("send the deck to the client", 3, EVERYTHING)
     assert hits[0].document_id == late[0]
-    assert {h.document_id for h in after.retriever.search(query, 20)} <= {first, late[0]}
+    found = after.retriever.search(query, 20, EVERYTHING)
+    assert {h.document_id for h in found} <= {first, late[0]}
     # The runtime still configured with the old model follows the switch, and indexes with
     # the new model from now on.
     assert runtime.embedder.dim == 128
@@ -113,4 +114,4 @@ def test_a_model_that_cannot_load_is_reported_and_search_goes_on(runtime, tmp_pa
         rebuild_index(broken)
     state = broken.store.rebuild_state()
     assert state is not None and "could not be loaded" in state.error
-    assert broken.retriever.search("probable cause", 3)
+    assert broken.retriever.search("probable cause", 3, EVERYTHING)

@@ -10,7 +10,7 @@ import pytest
 from retrieval.indexing import delete_document, index_document
 from retrieval.search import Hit, fit_budget, fuse, join_overlapping
 from retrieval.store import ChunkFilter
-from tests.conftest import EVAL, EVAL_PDFS, TEST_DATA, store_upload
+from tests.conftest import EVAL, EVAL_PDFS, EVERYTHING, TEST_DATA, store_upload
 
 
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:
@@ -65,26 +65,28 @@ def library(runtime):
 def test_an_exact_identifier_is_found_by_its_letters(runtime, library) -> None:
     # Registration marks and case numbers mean nothing to the embedding model; BM25 has them.
     for mark, collection in (("N6135M", "beta"), ("CHI08CA047", "alpha")):
-        top = runtime.retriever.search(mark, 3)[0]
+        top = runtime.retriever.search(mark, 3, EVERYTHING)[0]
         assert top.document_id == library[collection] and mark in top.text
 
 
 def test_filters_apply_inside_the_search(runtime, library) -> None:
     query = "probable cause of the accident"
     for collection in ("alpha", "beta"):
-        hits = runtime.retriever.search(query, 5, ChunkFilter(collections=(collection,)))
+        hits = runtime.retriever.search(query, 5, ChunkFilter("default", collections=(collection,)))
         assert hits and {h.document_id for h in hits} == {library[collection]}
-    meeting = runtime.retriever.search(query, 5, ChunkFilter(kinds=("meeting",)))
+    meeting = runtime.retriever.search(query, 5, ChunkFilter("default", kinds=("meeting",)))
     assert meeting and {h.document_id for h in meeting} == {library["meeting"]}
-    boris = runtime.retriever.search("contract", 5, ChunkFilter(speakers=("Boris Ivanov",)))
+    boris = runtime.retriever.search("contract", 5,
+                                     ChunkFilter("default", speakers=("Boris Ivanov",)))
     assert boris and all("Boris Ivanov" in h.speakers for h in boris)
-    assert runtime.retriever.search(query, 5, ChunkFilter(created_to=0.0)) == []
-    assert runtime.retriever.search(query, 5, ChunkFilter(document_ids=("missing",))) == []
+    assert runtime.retriever.search(query, 5, ChunkFilter("default", created_to=0.0)) == []
+    missing = ChunkFilter("default", document_ids=("missing",))
+    assert runtime.retriever.search(query, 5, missing) == []
 
 
 def test_budgeted_search_fills_the_budget_without_duplicates(runtime, library) -> None:
     hits = runtime.retriever.search("pilot landing runway snow", 50,
-                                    ChunkFilter(collections=("alpha", "beta")), 3000)
+                                    ChunkFilter("default", collections=("alpha", "beta")), 3000)
     assert 0 < sum(len(h.text) for h in hits) <= 3000
     spans = [(h.document_id, o) for h in hits for o in range(h.first_ordinal, h.last_ordinal + 1)]
     assert len(spans) == len(set(spans))
@@ -93,7 +95,8 @@ def test_budgeted_search_fills_the_budget_without_duplicates(runtime, library) -
 def test_deleted_document_disappears_from_both_searches(runtime, library) -> None:
     assert delete_document(runtime, library["alpha"])
     for query in ("probable cause of the accident", "N2151J Wausau"):
-        assert all(h.document_id != library["alpha"] for h in runtime.retriever.search(query, 20))
+        hits = runtime.retriever.search(query, 20, EVERYTHING)
+        assert all(h.document_id != library["alpha"] for h in hits)
     assert runtime.store.get_document(library["alpha"]) is None
     assert not delete_document(runtime, library["alpha"])
 
@@ -115,7 +118,7 @@ def test_meeting_recall_on_qmsum_meetings_within_the_budget(runtime) -> None:
             gold = {t for start, end in query["relevant_text_span"]
                     for t in range(int(start), int(end) + 1)}
             hits = runtime.retriever.search(query["query"], 50,
-                                            ChunkFilter(document_ids=(record.id,)), 5000)
+                                            ChunkFilter("default", document_ids=(record.id,)), 5000)
             assert sum(len(h.text) for h in hits) <= 5000
             found += any(h.turn_start <= t <= h.turn_end for h in hits for t in gold)
             asked += 1

@@ -89,7 +89,7 @@ async function ask(index, extra = {}) {
     temperature: Number($("temperature").value), ...scope(), ...extra };
   try {
     const response = await fetch("/api/ask", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      method: "POST", headers: withToken({ "Content-Type": "application/json" }), body: JSON.stringify(body) });
     if (!response.ok) {
       turn.error = await errorMessage(response);
     } else {

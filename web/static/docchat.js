@@ -5,6 +5,14 @@
 
 const $ = (id) => document.getElementById(id);
 
+// Sent with every request that changes something: docchat refuses such requests from other
+// sites, and with logins on, without the session's token.
+const CSRF_TOKEN = document.querySelector('meta[name="csrf-token"]').content;
+
+function withToken(headers = {}) {
+  return { "X-CSRF-Token": CSRF_TOKEN, ...headers };
+}
+
 function el(tag, props = {}, children = []) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
@@ -26,10 +34,10 @@ async function errorMessage(response) {
 
 // fetch JSON; throws an Error whose message is the API's own explanation.
 async function api(path, options = {}) {
-  const init = { ...options };
+  const init = { ...options, headers: withToken(options.headers) };
   if (init.json !== undefined) {
     init.method = init.method || "POST";
-    init.headers = { "Content-Type": "application/json", ...(init.headers || {}) };
+    init.headers = { "Content-Type": "application/json", ...init.headers };
     init.body = JSON.stringify(init.json);
     delete init.json;
   }

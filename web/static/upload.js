@@ -58,6 +58,7 @@ function send(file, collection, onProgress) {
     form.append("collection", collection);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/documents");
+    xhr.setRequestHeader("X-CSRF-Token", CSRF_TOKEN);
     xhr.responseType = "json";
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
     xhr.onload = () => resolve({ status: xhr.status, body: xhr.response });
