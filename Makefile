@@ -6,19 +6,21 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PIP = $(VENV)/bin/python -m pip
 
-.PHONY: serve test install lint bench clean chromium
+.PHONY: serve test install lint bench clean test-tools
 
 serve: $(VENV)/.installed-serve
 	$(VENV)/bin/docchat serve
 
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test test-tools
 	$(VENV)/bin/python -m pytest
 
-# The browser tests drive Debian's chromium through Playwright; Playwright downloads nothing.
+# Test tools from Debian: chromium for the browser tests (Playwright drives it and downloads
+# nothing), docker-compose to validate deploy/docker-compose.yml (no container engine needed).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+test-tools:
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || { \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium docker-compose; }
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check ingest retrieval web workers tests

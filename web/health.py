@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from retrieval.library_stats import library_stats
 from retrieval.runtime import Runtime
@@ -44,6 +44,9 @@ def readyz() -> tuple[Response, int]:
         except NotReady as exc:
             results[name] = {"ok": False, "error": str(exc)}
     ready = all(result["ok"] for result in results.values())
+    if runtime.settings.login_required and g.get("principal") is None:
+        # Probes need no login, but strangers get no paths, counts or hosts: only ok or not.
+        results = {name: {"ok": result["ok"]} for name, result in results.items()}
     return jsonify({"status": "ready" if ready else "unavailable", "checks": results}), (
         200 if ready else 503)
 

@@ -94,3 +94,9 @@ def test_probes_and_metrics_need_no_login(tmp_path: Path, path: str) -> None:
     assert answer.status_code in (200, 503), (answer.status_code, answer.get_data()[:200])
     if path != "/readyz":
         assert answer.status_code == 200
+
+
+def test_readyz_tells_strangers_only_ok_or_not_when_logins_are_on(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", llm_base_url=dead_url(), auth="required")
+    checks = probe(settings, "/readyz").get_json()["checks"]
+    assert checks["llm"] == {"ok": False}  # no URL, path or count for an unauthenticated caller
