@@ -138,6 +138,14 @@ class Answer:
         }
 
 
+_SOURCE_TAG = re.compile(r"</?source\b[^>]*>")
+
+
+def strip_source_tags(reply: str) -> str:
+    """The reply without the <source> fences a small model sometimes copies from its prompt."""
+    return _SOURCE_TAG.sub("", reply).strip()
+
+
 def source_block(n: int, hit: Hit) -> str:
     """One numbered source, fenced so that the model can tell quoted text from instructions."""
     return f'<source n="{n}" from="{hit.location()}">\n{neutralize(hit.text)}\n</source>'
@@ -283,7 +291,7 @@ class Answerer:
                 if parts or attempt == 2 or len(hits) == 0:
                     raise
                 hits = fit_budget(hits, sum(len(h.text) for h in hits) // 2) or hits[:1]
-        attribution = attribute("".join(parts).strip(), hits, self.retriever.embedder,
+        attribution = attribute(strip_source_tags("".join(parts)), hits, self.retriever.embedder,
                                 self.min_citation_similarity)
         yield Answer(
             answer=attribution.text,

@@ -276,7 +276,7 @@ def test_every_page_renders_without_script_errors(page: Page) -> None:
         assert response is not None and response.ok, path
         assert response.headers["content-type"].startswith("text/html")
         page.wait_for_load_state("networkidle")
-        screenshot(page, path.strip("/").replace("/", "-"))
+        screenshot(page, "page-" + path.strip("/").replace("/", "-"))
 
 
 @pytest.fixture(scope="module")

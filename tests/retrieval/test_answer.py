@@ -3,7 +3,7 @@ uncited sentence is tied to the passage that supports it, if one does."""
 
 from __future__ import annotations
 
-from retrieval.answer import Citation, build_messages
+from retrieval.answer import Citation, build_messages, strip_source_tags
 from retrieval.attribution import attribute, cited_numbers, split_sentences
 from retrieval.search import Hit
 
@@ -67,3 +67,10 @@ def test_added_marker_sits_before_the_full_stop(embedder) -> None:
     result = attribute("The wing spar was bent when the airplane nosed over.\n", hits(), embedder,
                        min_similarity=0.5)
     assert result.text == "The wing spar was bent when the airplane nosed over [2].\n"
+
+
+def test_source_fences_a_model_copies_from_its_prompt_are_removed() -> None:
+    reply = ('The warranty is 24 months [1]. <source n="1" from="a.pdf, page 2">Claims go to '
+             "claims@example.org [1].</source>")
+    assert strip_source_tags(reply) == ("The warranty is 24 months [1]. Claims go to "
+                                        "claims@example.org [1].")

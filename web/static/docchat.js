@@ -118,8 +118,12 @@ function formatDate(seconds) {
     year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
+function plural(count, word) {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
 function documentSize(doc) {
-  if (doc.kind === "meeting" && doc.turns !== null) return `${doc.turns} turns`;
-  if (doc.pages) return `${doc.pages} pages`;
+  if (doc.kind === "meeting" && doc.turns !== null) return plural(doc.turns, "turn");
+  if (doc.pages) return plural(doc.pages, "page");
   return doc.kind || "";
 }

@@ -7,8 +7,13 @@ let offset = 0;
 let refreshTimer = null;
 
 function actions(doc) {
-  const open = doc.status === "indexed"
-    ? el("a", { href: `/api/documents/${doc.id}/file`, textContent: "Open", target: "_blank", rel: "noopener" })
+  const ready = doc.status === "indexed";
+  // A meeting opens as its transcript; anything else as the file itself.
+  const open = !ready ? null : doc.kind === "meeting"
+    ? el("a", { href: `/passage/${doc.id}`, textContent: "Open" })
+    : el("a", { href: `/api/documents/${doc.id}/file`, textContent: "Open", target: "_blank", rel: "noopener" });
+  const summarize = ready && doc.kind === "meeting"
+    ? el("a", { href: `/meetings?document=${doc.id}`, textContent: "Summarize" })
     : null;
   const reindex = el("button", { type: "button", className: "secondary reindex", textContent: "Re-index",
     disabled: doc.status === "queued" || doc.status === "processing" });
@@ -32,7 +37,7 @@ function actions(doc) {
       refresh();
     }, 5000);
   });
-  return el("td", { className: "actions" }, [open, reindex, remove]);
+  return el("td", { className: "actions" }, [open, summarize, reindex, remove]);
 }
 
 function row(doc) {
@@ -45,7 +50,7 @@ function row(doc) {
     el("td", { className: "filename", textContent: doc.filename }),
     el("td", { textContent: doc.collection }),
     status,
-    el("td", { textContent: doc.status === "indexed" ? `${documentSize(doc)}, ${doc.chunks} passages` : documentSize(doc) }),
+    el("td", { textContent: doc.status === "indexed" ? `${documentSize(doc)}, ${plural(doc.chunks, "passage")}` : documentSize(doc) }),
     el("td", { textContent: formatDate(doc.created_at) }),
     actions(doc),
   ]);

@@ -99,14 +99,16 @@ function render(result) {
   $("meeting-result").hidden = false;
   $("meeting-title").textContent = result.title;
   $("meeting-summary").innerHTML = result.summary_html;  // sanitized on the server
-  $("meeting-decisions").replaceChildren(...result.decisions.map(point));
-  $("meeting-questions").replaceChildren(...result.open_questions.map(point));
+  const none = () => el("li", { className: "meta", textContent: "None recorded." });
+  $("meeting-decisions").replaceChildren(...(result.decisions.length ? result.decisions.map(point) : [none()]));
+  $("meeting-questions").replaceChildren(...(result.open_questions.length ? result.open_questions.map(point) : [none()]));
   document.querySelector("#commitments tbody").replaceChildren(...result.commitments.map(commitmentRow));
   $("commitments").hidden = !result.commitments.length;
   $("no-commitments").hidden = result.commitments.length > 0;
   $("export-csv").href = `/api/jobs/${current.jobId}?format=csv`;
   $("export-md").href = `/api/jobs/${current.jobId}?format=md`;
   $("slack-text").value = slackMessage(result);
+  $("post-slack").hidden = !current.documentId;
   $("copy-status").textContent = "";
   for (const warning of result.warnings || []) {
     $("meeting-summary").append(el("p", { className: "warning", textContent: warning }));
@@ -141,6 +143,17 @@ $("copy-slack").addEventListener("click", async () => {
     box.hidden = false;
     box.select();
     $("copy-status").textContent = "Press Ctrl+C to copy the selected text.";
+  }
+});
+
+// Summarizes the uploaded meeting again in the background and posts it through the
+// incoming webhook set for its collection (PUT /api/collections/<name>/slack-webhook).
+$("post-slack").addEventListener("click", async () => {
+  try {
+    await api(`/api/documents/${current.documentId}/slack`, { method: "POST" });
+    $("copy-status").textContent = "Posting to Slack: the summary goes to the channel when it is ready.";
+  } catch (err) {
+    $("copy-status").textContent = err.message;
   }
 });
 

@@ -23,7 +23,7 @@ function uploadRow(name) {
       bar.value = doc.status === "indexed" || doc.status === "failed" ? 1 : doc.progress;
       if (doc.status === "processing") status.textContent = `processing ${Math.round(doc.progress * 100)}%`;
       if (doc.status === "indexed") {
-        detail.replaceChildren(`${documentSize(doc)}, ${doc.chunks} passages · `,
+        detail.replaceChildren(`${documentSize(doc)}, ${plural(doc.chunks, "passage")} · `,
           el("a", { href: "/chat", textContent: "ask about it" }));
         if (doc.empty_pages.length) {
           detail.append(el("div", { className: "warning",
