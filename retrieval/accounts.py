@@ -13,14 +13,13 @@ import re
 import secrets
 import sqlite3
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from retrieval.store import connect
+from retrieval.store import SQLiteTables
 
 DEFAULT_WORKSPACE = "default"
 LOCAL_ADMIN = "admin"
@@ -87,16 +86,8 @@ def key_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class AccountStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-
-    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return connect(self.path)
+class AccountStore(SQLiteTables):
+    SCHEMA = _SCHEMA
 
     # ---- workspaces ----
     def ensure_workspace(self, name: str) -> str:

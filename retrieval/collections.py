@@ -4,12 +4,9 @@ incoming-webhook URL that a collection's meeting summaries are posted to."""
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
-from contextlib import AbstractContextManager
-from pathlib import Path
 
-from retrieval.store import connect
+from retrieval.store import SQLiteTables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -29,19 +26,11 @@ def is_collection_name(name: str) -> bool:
     return bool(COLLECTION_NAME.match(name))
 
 
-class CollectionStore:
+class CollectionStore(SQLiteTables):
     """Settings per collection of a workspace (two teams may both have a 'default'); a
     collection without a row has none of them set."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-
-    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return connect(self.path)
+    SCHEMA = _SCHEMA
 
     def slack_webhook(self, workspace: str, collection: str) -> str | None:
         """The incoming-webhook URL the collection's summaries go to, if one is set."""

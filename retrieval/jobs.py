@@ -7,12 +7,10 @@ import json
 import sqlite3
 import time
 import uuid
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from retrieval.store import add_column, connect
+from retrieval.store import SQLiteTables, add_column
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -54,17 +52,11 @@ class Job:
                 "created_at": self.created_at, "updated_at": self.updated_at}
 
 
-class JobStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            add_column(db, "jobs", "workspace", "TEXT NOT NULL DEFAULT 'default'")
+class JobStore(SQLiteTables):
+    SCHEMA = _SCHEMA
 
-    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return connect(self.path)
+    def _upgrade(self, db: sqlite3.Connection) -> None:
+        add_column(db, "jobs", "workspace", "TEXT NOT NULL DEFAULT 'default'")
 
     def add(self, kind: str, request: dict[str, Any], workspace: str) -> Job:
         job_id = uuid.uuid4().hex

@@ -250,21 +250,36 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         db.close()
 
 
-class Store:
-    """Documents and chunks in one SQLite file; safe to share between processes (WAL)."""
+class SQLiteTables:
+    """Tables in docchat's SQLite file, created when missing; safe to share between processes
+    (WAL). `_upgrade` brings a database made by an older docchat up to date."""
+
+    SCHEMA = ""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            # Databases from before workspaces: every document was the one team's.
-            add_column(db, "documents", "workspace", "TEXT NOT NULL DEFAULT 'default'")
-            db.executescript(_INDEXES)
+            db.executescript(self.SCHEMA)
+            self._upgrade(db)
+
+    def _upgrade(self, db: sqlite3.Connection) -> None:
+        """Nothing to upgrade unless a subclass says so."""
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         return connect(self.path)
+
+
+class Store(SQLiteTables):
+    """Documents and chunks."""
+
+    SCHEMA = _SCHEMA
+
+    def _upgrade(self, db: sqlite3.Connection) -> None:
+        # Databases from before workspaces: every document was the one team's.
+        add_column(db, "documents", "workspace", "TEXT NOT NULL DEFAULT 'default'")
+        db.executescript(_INDEXES)
 
     def add_document(self, document_id: str, filename: str, stored_path: Path, size_bytes: int,
                      *, workspace: str, stored_kind: str = "pdf", collection: str = "default",
