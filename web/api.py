@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from ingest.text import decode_text
 from ingest.transcripts import split_jsonl_meetings
 from retrieval import indexing
 from retrieval.answer import Answer, Message, Question
+from retrieval.collections import is_collection_name
 from retrieval.runtime import Runtime
 from retrieval.search import PassageRef
 from retrieval.spaces import model_label
@@ -144,15 +144,16 @@ def _enqueue(records: list[DocumentRecord]) -> None:
         ) from exc
 
 
-_COLLECTION = re.compile(r"^\w[\w .-]{0,63}$")
-
-
-def _collection_field() -> str:
-    name = (request.form.get("collection") or "default").strip()
-    if not _COLLECTION.match(name):
+def checked_collection(name: str) -> str:
+    """The name, if it can name a collection; else a 400 saying what a name may be."""
+    if not is_collection_name(name):
         raise ApiError(400, "bad_collection",
                        "A collection name is 1-64 letters, digits, spaces, '.', '_' or '-'.")
     return name
+
+
+def _collection_field() -> str:
+    return checked_collection((request.form.get("collection") or "default").strip())
 
 
 DEFAULT_PAGE, MAX_PAGE = 50, 200
@@ -200,10 +201,7 @@ def _query_int(name: str, default: int, low: int, high: int | None) -> int:
 
 def _query_collection() -> str | None:
     name = request.args.get("collection", "").strip()
-    if name and not _COLLECTION.match(name):
-        raise ApiError(400, "bad_collection",
-                       "A collection name is 1-64 letters, digits, spaces, '.', '_' or '-'.")
-    return name or None
+    return checked_collection(name) if name else None
 
 
 def _query_status() -> str | None:

@@ -22,7 +22,7 @@ from retrieval.collections import is_collection_name
 from retrieval.meeting_requests import MeetingRequest
 from retrieval.runtime import Runtime
 from retrieval.store import DocumentFilter, DocumentRecord
-from web.api import MAX_QUESTION_CHARS
+from web.api import MAX_QUESTION_CHARS, checked_collection
 from web.auth import workspace
 from web.errors import ApiError
 from web.meetings import MAX_TEXT_CHARS
@@ -229,17 +229,10 @@ def _queue_answer(text: str, response_url: str) -> None:
 
 # ---- posting meeting summaries to a collection's channel ----
 
-def _collection(name: str) -> str:
-    if not is_collection_name(name):
-        raise ApiError(400, "bad_collection",
-                       "A collection name is 1-64 letters, digits, spaces, '.', '_' or '-'.")
-    return name
-
-
 @bp.put("/api/collections/<name>/slack-webhook")
 def set_slack_webhook(name: str) -> tuple[Response, int]:
     """Set the incoming-webhook URL the collection's meeting summaries are posted to."""
-    collection = _collection(name)
+    collection = checked_collection(name)
     body = request.get_json(silent=True)
     url = body.get("url") if isinstance(body, dict) else None
     if not isinstance(url, str) or not url.strip():
@@ -258,7 +251,7 @@ def set_slack_webhook(name: str) -> tuple[Response, int]:
 @bp.get("/api/collections/<name>/slack-webhook")
 def get_slack_webhook(name: str) -> tuple[Response, int]:
     """The collection's webhook, masked (the URL is a secret: anyone holding it can post)."""
-    collection = _collection(name)
+    collection = checked_collection(name)
     return jsonify(_webhook_json(collection,
                                  _runtime().collections.slack_webhook(workspace(),
                                                                       collection))), 200
@@ -266,7 +259,7 @@ def get_slack_webhook(name: str) -> tuple[Response, int]:
 
 @bp.delete("/api/collections/<name>/slack-webhook")
 def clear_slack_webhook(name: str) -> tuple[Response, int]:
-    collection = _collection(name)
+    collection = checked_collection(name)
     if not _runtime().collections.clear_slack_webhook(workspace(), collection):
         raise ApiError(404, "no_slack_webhook", f"Collection {collection} has no Slack webhook.")
     return jsonify(_webhook_json(collection, None)), 200
