@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
@@ -116,6 +117,17 @@ _HUMAN: dict[Language, str] = {
     "en": "{title}{date}:\n\n{transcript}",
     "ru": "{title}{date}:\n\n{transcript}",
 }
+
+
+def where_said(item: Mapping[str, Any]) -> str:
+    """Where a commitment (or a decision) of a result's JSON was said, as a reader would put
+    it: 'turn 12', 'turns 12-14' or 'page 3'; '' when it does not say."""
+    if item.get("page") is not None:
+        return f"page {item['page']}"
+    start, end = item.get("turn_start"), item.get("turn_end")
+    if start is None:
+        return ""
+    return f"turn {start}" if start == end or end is None else f"turns {start}-{end}"
 
 
 def extraction_messages(meeting: Meeting, part: list[Segment]) -> list[BaseMessage]:

@@ -7,21 +7,13 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from retrieval.commitments import where_said
+
 COLUMNS = ("who", "what", "to_whom", "due", "due_text", "quote", "where")
 
 
-def where(item: Mapping[str, Any]) -> str:
-    """'turn 12', 'turns 12-14' or 'page 3'."""
-    if item.get("page") is not None:
-        return f"page {item['page']}"
-    start, end = item.get("turn_start"), item.get("turn_end")
-    if start is None:
-        return ""
-    return f"turn {start}" if start == end else f"turns {start}-{end}"
-
-
 def _row(item: Mapping[str, Any]) -> list[str]:
-    return [str(item.get(c) or "") if c != "where" else where(item) for c in COLUMNS]
+    return [str(item.get(c) or "") if c != "where" else where_said(item) for c in COLUMNS]
 
 
 def commitments_csv(items: Sequence[Mapping[str, Any]]) -> str:
@@ -48,7 +40,7 @@ def commitments_markdown(title: str, items: Sequence[Mapping[str, Any]]) -> str:
             due = f"{due} ({item['due_text']})" if due else item["due_text"]
         lines.append("| " + " | ".join(_cell(str(v)) for v in (
             item.get("who") or "", item.get("what") or "", item.get("to_whom") or "", due,
-            f"“{item.get('quote') or ''}”", where(item))) + " |")
+            f"“{item.get('quote') or ''}”", where_said(item))) + " |")
     if not items:
         lines.append("| | No commitments found. | | | | |")
     return "\n".join(lines) + "\n"

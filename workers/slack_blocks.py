@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.answer import Answer
+from retrieval.commitments import where_said
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -96,15 +97,6 @@ def fit(blocks: list[dict[str, Any]], items: list[dict[str, Any]], tail: list[di
     return [*blocks, *items, *tail][:MAX_BLOCKS]
 
 
-def _where(item: dict[str, Any]) -> str:
-    if item.get("page") is not None:
-        return f"page {item['page']}"
-    start, end = item.get("turn_start"), item.get("turn_end")
-    if start is None:
-        return ""
-    return f"turn {start}" if start == end or end is None else f"turns {start}-{end}"
-
-
 def commitment_text(item: dict[str, Any]) -> str:
     """One commitment: who, what, to whom, due, and the quote it rests on."""
     who = escape(str(item.get("who") or "someone"))
@@ -120,7 +112,7 @@ def commitment_text(item: dict[str, Any]) -> str:
             due_text += f" ({escape(str(said))})"
         line += f"\n*Due:* {due_text}"
     if item.get("quote"):
-        where = _where(item)
+        where = where_said(item)
         line += "\n" + quoted(str(item["quote"])) + (f" _({where})_" if where else "")
     return line
 
