@@ -3,6 +3,7 @@ llama-cpp-python server with the bundled model, and a Celery worker process."""
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -146,6 +147,27 @@ def runtime(tmp_path: Path, embedder):
     from retrieval.runtime import Runtime
 
     return Runtime(Settings(data_dir=tmp_path / "data"), embedder=embedder)
+
+
+def upload_bytes(client, data: bytes, name: str, collection: str = "default",
+                 headers: dict[str, str] | None = None) -> str:
+    """Upload through the API (a Flask test client); the document's id."""
+    response = client.post("/api/documents", headers=headers or {},
+                           data={"file": (io.BytesIO(data), name), "collection": collection},
+                           content_type="multipart/form-data")
+    assert response.status_code in (200, 202), response.get_json()
+    return str(response.get_json()["documents"][0]["id"])
+
+
+def wait_indexed(client, document_id: str, headers: dict[str, str] | None = None) -> dict:
+    """The document once the worker is done with it; it must have ended indexed."""
+    def finished():
+        doc = client.get(f"/api/documents/{document_id}", headers=headers or {}).get_json()
+        return doc if doc["status"] in ("indexed", "failed") else None
+
+    doc = wait_until(finished, 180, 0.3, what=f"document {document_id}")
+    assert doc["status"] == "indexed", doc
+    return dict(doc)
 
 
 # Every chunk of the default workspace: what retrieval tests search when nothing narrows it.

@@ -7,10 +7,10 @@ A screenshot of every page lands in test-artifacts/screenshots/ (git-ignored).""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
 
 from tests.conftest import text_pdf
+from tests.processes import http_server
+from web import create_app
 
 pytestmark = pytest.mark.e2e
 
@@ -53,12 +54,8 @@ Clara: Yes, I'll review the pricing page before Wednesday.
 
 @pytest.fixture(scope="module")
 def live_url(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with http_server(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -282,20 +279,12 @@ def test_every_page_renders_without_script_errors(page: Page) -> None:
 @pytest.fixture(scope="module")
 def team_url(settings, worker) -> Iterator[str]:
     """docchat with logins on (plain http on loopback, so cookies without Secure)."""
-    import dataclasses
-
-    from web import create_app
-
     app = create_app(dataclasses.replace(settings, auth="required", cookie_secure=False))
     accounts = app.extensions["docchat"].accounts
     if accounts.user_named("browser-user") is None:
         accounts.create_user("browser-user", "a long browser password", "browser-team")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with http_server(app) as url:
+        yield url
 
 
 def test_team_member_logs_in_uploads_and_sees_only_the_teams_library(

@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from tests.conftest import text_pdf, wait_until
+from tests.conftest import text_pdf, wait_indexed
 from web import create_app
 
 pytestmark = pytest.mark.e2e
@@ -33,9 +33,7 @@ def teams(settings, worker):
         assert response.status_code == 202, response.get_json()
         ids[team] = response.get_json()["documents"][0]["id"]
     for team in ids:
-        wait_until(lambda t=team: client.get(f"/api/documents/{ids[t]}", headers=auth(keys[t])
-                                             ).get_json()["status"] == "indexed",
-                   180, 0.3, what=f"{team}'s document")
+        wait_indexed(client, ids[team], headers=auth(keys[team]))
     return app, keys, ids
 
 

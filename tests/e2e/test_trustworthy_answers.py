@@ -4,12 +4,11 @@ Russian questions, regenerate from the same passages, and instructions planted i
 from __future__ import annotations
 
 import dataclasses
-import io
 
 import pytest
 
 from retrieval.answer import NOT_RELEVANT
-from tests.conftest import text_pdf, wait_until
+from tests.conftest import text_pdf, upload_bytes, wait_indexed
 from web import create_app
 
 pytestmark = pytest.mark.e2e
@@ -33,31 +32,13 @@ RUSSIAN_NOTES = (
 )
 
 
-def upload_bytes(client, data: bytes, name: str) -> str:
-    response = client.post("/api/documents", data={
-        "file": (io.BytesIO(data), name), "collection": COLLECTION,
-    }, content_type="multipart/form-data")
-    assert response.status_code in (200, 202), response.get_json()
-    return str(response.get_json()["documents"][0]["id"])
-
-
-def indexed(client, document_id: str) -> dict:
-    def finished():
-        doc = client.get(f"/api/documents/{document_id}").get_json()
-        return doc if doc["status"] in ("indexed", "failed") else None
-
-    doc = wait_until(finished, 180, 0.3, what=f"document {document_id}")
-    assert doc["status"] == "indexed", doc
-    return doc
-
-
 @pytest.fixture(scope="module")
 def contracts(app) -> dict[str, str]:
     client = app.test_client()
-    ids = {"warranty": upload_bytes(client, WARRANTY_PDF, "service-agreement.pdf"),
-           "russian": upload_bytes(client, RUSSIAN_NOTES.encode(), "договор.txt")}
+    ids = {"warranty": upload_bytes(client, WARRANTY_PDF, "service-agreement.pdf", COLLECTION),
+           "russian": upload_bytes(client, RUSSIAN_NOTES.encode(), "договор.txt", COLLECTION)}
     for document_id in ids.values():
-        indexed(client, document_id)
+        wait_indexed(client, document_id)
     return ids
 
 

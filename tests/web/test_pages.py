@@ -3,12 +3,11 @@ view for PDFs and meetings, the stored file, re-indexing, and the pages' securit
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
 
-from tests.conftest import text_pdf, wait_until
+from tests.conftest import text_pdf, upload_bytes, wait_indexed
 
 pytestmark = pytest.mark.e2e
 
@@ -20,31 +19,13 @@ NOTES = ("Anna: The pump arrives on Monday.\n"
          "Anna: Great, thanks.\n")
 
 
-def upload(client, data: bytes, name: str) -> str:
-    response = client.post("/api/documents", data={"file": (io.BytesIO(data), name),
-                                                   "collection": COLLECTION},
-                           content_type="multipart/form-data")
-    assert response.status_code in (200, 202), response.get_json()
-    return str(response.get_json()["documents"][0]["id"])
-
-
-def indexed(client, document_id: str) -> dict:
-    def done():
-        doc = client.get(f"/api/documents/{document_id}").get_json()
-        return doc if doc["status"] in ("indexed", "failed") else None
-
-    doc = wait_until(done, 180, 0.3, what=f"document {document_id}")
-    assert doc["status"] == "indexed", doc
-    return doc
-
-
 @pytest.fixture(scope="module")
 def documents(app) -> dict[str, str]:
     client = app.test_client()
-    ids = {"manual": upload(client, MANUAL_PDF, "pump manual.pdf"),
-           "notes": upload(client, NOTES.encode(), "установка насоса.txt")}
+    ids = {"manual": upload_bytes(client, MANUAL_PDF, "pump manual.pdf", COLLECTION),
+           "notes": upload_bytes(client, NOTES.encode(), "установка насоса.txt", COLLECTION)}
     for document_id in ids.values():
-        indexed(client, document_id)
+        wait_indexed(client, document_id)
     return ids
 
 
@@ -94,7 +75,7 @@ def test_reindex_gives_the_same_passages_once(client, documents) -> None:
     assert response.status_code == 202 and response.get_json()["status"] == "queued"
     again = client.post(f"/api/documents/{document_id}/reindex")
     assert again.status_code in (409, 202)  # busy unless the worker was already done
-    after = indexed(client, document_id)
+    after = wait_indexed(client, document_id)
     assert after["chunks"] == before["chunks"]
     hits = client.post("/api/search", json={"query": "pump impeller replaced",
                                             "document_ids": [document_id], "k": 20}
