@@ -196,3 +196,40 @@ def http_server(app: Any) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@contextmanager
+def docchat_serve(data_dir: Path, env: dict[str, str], ready_path: str = "/readyz",
+                  ) -> Iterator[str]:
+    """The real `docchat serve` (the entry point `make serve` runs) with this environment plus
+    its own free ports and `data_dir`; yields its base URL once `ready_path` answers 200.
+    Stopped with SIGTERM on leaving, which must end it cleanly."""
+    import requests
+
+    port = free_port()
+    env = {**env, "DOCCHAT_DATA_DIR": str(data_dir), "DOCCHAT_PORT": str(port),
+           "DOCCHAT_LLM_PORT": str(free_port())}
+    log_path = data_dir / "serve.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - closed in the finally below
+    process = subprocess.Popen([sys.executable, "-m", "web.serve", "serve"], env=env, cwd=REPO,
+                               stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(log_path.read_text()[-4000:])
+        try:
+            return requests.get(base + ready_path, timeout=5).status_code == 200
+        except (requests.ConnectionError, requests.Timeout):
+            # The port is bound before gunicorn's worker has imported the app.
+            return False
+
+    try:
+        wait_until(ready, 240, 0.5, what="docchat serve to be ready")
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=60) == 0
+        finally:
+            log.close()

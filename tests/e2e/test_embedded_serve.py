@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +13,8 @@ import requests
 from retrieval.runtime import Runtime
 from retrieval.settings import Settings
 from retrieval.store import DocumentFilter, Store
-from tests.conftest import REPO, free_port, store_upload, wait_until
+from tests.conftest import store_upload, wait_until
+from tests.processes import docchat_serve
 
 pytestmark = pytest.mark.e2e
 
@@ -28,34 +26,10 @@ def served(tmp_path_factory: pytest.TempPathFactory, ntsb_pdf: Path,
     # An upload accepted just before a crash: stored and recorded, but its task never sent.
     stranded = Runtime(Settings(data_dir=data_dir))
     store_upload(stranded, ntsb_pdf, "stranded.pdf")
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCCHAT_")}
-    env.update({"DOCCHAT_DATA_DIR": str(data_dir), "DOCCHAT_PORT": str(port),
-                "DOCCHAT_LLM_PORT": str(free_port()), "DOCCHAT_LLM_MAX_TOKENS": "120"})
-    log = open(data_dir / "serve.log", "ab")  # noqa: SIM115 - closed in the finally below
-    # The same entry point as `make serve` runs (.venv/bin/docchat serve).
-    process = subprocess.Popen([sys.executable, "-m", "web.serve", "serve"], env=env, cwd=REPO,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if process.poll() is not None:
-            raise AssertionError((data_dir / "serve.log").read_text()[-4000:])
-        try:
-            return requests.get(f"{base}/api/documents", timeout=2).status_code == 200
-        except (requests.ConnectionError, requests.Timeout):
-            # The port is bound before gunicorn's worker has imported the app.
-            return False
-
-    try:
-        wait_until(up, 240, 0.5, what="docchat serve to answer")
+    with docchat_serve(data_dir, {**env, "DOCCHAT_LLM_MAX_TOKENS": "120"},
+                       ready_path="/api/documents") as base:
         yield base, data_dir
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            assert process.wait(timeout=60) == 0
-        finally:
-            log.close()
 
 
 def test_embedded_service_uploads_indexes_and_answers_with_citations(served, ntsb_pdf) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO, free_port, text_pdf, wait_until
+from tests.conftest import text_pdf, wait_until
+from tests.processes import docchat_serve
 
 pytestmark = pytest.mark.e2e
 
@@ -93,31 +93,8 @@ def guarded_serve(data_dir: Path) -> Iterator[str]:
     kept short) under the guard; its base URL. Stopped on leaving, so that every process has
     written all it will."""
     env = guarded_env(data_dir / "refused.jsonl", data_dir / "loaded.jsonl")
-    port = free_port()
-    env.update({"DOCCHAT_DATA_DIR": str(data_dir), "DOCCHAT_PORT": str(port),
-                "DOCCHAT_LLM_PORT": str(free_port()), "DOCCHAT_LLM_MAX_TOKENS": "48"})
-    log = open(data_dir / "serve.log", "ab")  # noqa: SIM115 - closed in the finally below
-    process = subprocess.Popen([sys.executable, "-m", "web.serve", "serve"], env=env, cwd=REPO,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError((data_dir / "serve.log").read_text()[-4000:])
-        try:
-            return requests.get(f"{base}/readyz", timeout=5).status_code == 200
-        except (requests.ConnectionError, requests.Timeout):
-            return False
-
-    try:
-        wait_until(ready, 240, 0.5, what="docchat serve to be ready")
+    with docchat_serve(data_dir, {**env, "DOCCHAT_LLM_MAX_TOKENS": "48"}) as base:
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            assert process.wait(timeout=60) == 0
-        finally:
-            log.close()
 
 
 def test_default_docchat_uploads_answers_and_summarizes_without_leaving_the_machine(
