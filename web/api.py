@@ -211,20 +211,29 @@ def _query_status() -> str | None:
     return status or None
 
 
-@bp.get("/documents/<document_id>")
-def get_document(document_id: str) -> Response:
+def owned_document(document_id: str) -> DocumentRecord:
+    """The document, if it is the caller's workspace's; else 404 (another team's document
+    looks the same as none)."""
     record = _runtime().store.document_in(workspace(), document_id)
     if record is None:
-        raise ApiError(404, "not_found", f"No document with id {document_id}.")
-    return jsonify(record.to_json())
+        raise _no_document(document_id)
+    return record
+
+
+def _no_document(document_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"No document with id {document_id}.")
+
+
+@bp.get("/documents/<document_id>")
+def get_document(document_id: str) -> Response:
+    return jsonify(owned_document(document_id).to_json())
 
 
 @bp.delete("/documents/<document_id>")
 def delete_document(document_id: str) -> Response:
-    runtime = _runtime()
-    if runtime.store.document_in(workspace(), document_id) is None or (
-            not indexing.delete_document(runtime, document_id)):
-        raise ApiError(404, "not_found", f"No document with id {document_id}.")
+    owned_document(document_id)
+    if not indexing.delete_document(_runtime(), document_id):
+        raise _no_document(document_id)  # deleted by someone else meanwhile
     return jsonify({"deleted": document_id})
 
 

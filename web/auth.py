@@ -57,12 +57,6 @@ class Principal:
             return f"key:{self.key.id}"
         return f"user:{self.user.id}" if self.user else "anonymous"
 
-    @property
-    def name(self) -> str:
-        if self.key is not None:
-            return f"API key {self.key.name!r}"
-        return self.user.username if self.user else ""
-
 
 class SessionUser(UserMixin):  # type: ignore[misc]
     def __init__(self, user: User) -> None:

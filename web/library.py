@@ -8,8 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, send_file
 from kombu.exceptions import OperationalError
 
 from retrieval.runtime import Runtime
-from retrieval.store import DocumentRecord
-from web.auth import workspace
+from web.api import owned_document
 from web.errors import ApiError
 from workers import INGEST_TASK
 
@@ -26,17 +25,10 @@ def _runtime() -> Runtime:
     return runtime
 
 
-def _document(document_id: str) -> DocumentRecord:
-    record = _runtime().store.document_in(workspace(), document_id)
-    if record is None:
-        raise ApiError(404, "not_found", f"No document with id {document_id}.")
-    return record
-
-
 @bp.get("/documents/<document_id>/file")
 def document_file(document_id: str) -> Response:
     """The file as uploaded, under its original name."""
-    record = _document(document_id)
+    record = owned_document(document_id)
     path = Path(record.stored_path)
     if not path.is_file():
         raise ApiError(410, "file_missing",
@@ -57,7 +49,7 @@ def document_file(document_id: str) -> Response:
 @bp.post("/documents/<document_id>/reindex")
 def reindex_document(document_id: str) -> tuple[Response, int]:
     """Parse, chunk and embed the document again (after a failure, or a parser upgrade)."""
-    record = _document(document_id)
+    record = owned_document(document_id)
     if record.status in ("queued", "processing"):
         raise ApiError(409, "busy", f"{record.filename} is already being processed.")
     if not Path(record.stored_path).is_file():

@@ -22,7 +22,7 @@ from retrieval.collections import is_collection_name
 from retrieval.meeting_requests import MeetingRequest
 from retrieval.runtime import Runtime
 from retrieval.store import DocumentFilter, DocumentRecord
-from web.api import MAX_QUESTION_CHARS, checked_collection
+from web.api import MAX_QUESTION_CHARS, checked_collection, owned_document
 from web.auth import workspace
 from web.errors import ApiError
 from web.meetings import MAX_TEXT_CHARS
@@ -274,9 +274,7 @@ def post_document_to_slack(document_id: str) -> tuple[Response, int]:
     """Summarize an uploaded meeting in the background and post the summary to its
     collection's Slack channel; poll the job for the summary or the reason it failed."""
     runtime = _runtime()
-    record = runtime.store.document_in(workspace(), document_id)
-    if record is None:
-        raise ApiError(404, "not_found", f"No document with id {document_id}.")
+    record = owned_document(document_id)
     _check_summarizable(record, lambda message: ApiError(409, _conflict(record), message))
     webhook = runtime.collections.slack_webhook(record.workspace, record.collection)
     if webhook is None:
