@@ -3,12 +3,16 @@
 Every document, collection and job belongs to one workspace; the store and the retriever take
 the workspace as a required filter, so one team's query never reaches another team's chunks.
 Passwords are kept as scrypt hashes; API keys as SHA-256 digests (a key is 256 random bits, so a
-fast digest is enough and a lookup needs no per-key salt)."""
+fast digest is enough and a lookup needs no per-key salt). A login session names its user by the
+user's current session token, a random string replaced at logout, password change and removal,
+which ends every session of that user at once; ids of users and keys are random, so they say
+nothing about how many other teams' users or keys there are."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import secrets
 import sqlite3
@@ -19,7 +23,7 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from retrieval.store import SQLiteTables
+from retrieval.store import SQLiteTables, add_column
 
 DEFAULT_WORKSPACE = "default"
 LOCAL_ADMIN = "admin"
@@ -41,7 +45,8 @@ CREATE TABLE IF NOT EXISTS users (
     password_hash TEXT NOT NULL,
     workspace TEXT NOT NULL REFERENCES workspaces(name),
     is_admin INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    session_token TEXT
 );
 CREATE TABLE IF NOT EXISTS api_keys (
     id INTEGER PRIMARY KEY,
@@ -53,6 +58,14 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at REAL
 );
 """
+
+
+# Ids of users and API keys: random below 2**48 (exact in JavaScript numbers), not a sequence.
+_ID_SPACE = 2**48
+
+
+def _random_id() -> int:
+    return random.SystemRandom().randrange(1, _ID_SPACE)
 
 
 class AccountError(ValueError):
@@ -89,6 +102,10 @@ def key_digest(token: str) -> str:
 class AccountStore(SQLiteTables):
     SCHEMA = _SCHEMA
 
+    def _upgrade(self, db: sqlite3.Connection) -> None:
+        add_column(db, "users", "session_token", "TEXT")
+        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS users_by_session ON users(session_token)")
+
     # ---- workspaces ----
     def ensure_workspace(self, name: str) -> str:
         if not WORKSPACE_NAME.match(name):
@@ -112,12 +129,15 @@ class AccountStore(SQLiteTables):
             raise AccountError(f"A password needs at least {MIN_PASSWORD} characters.")
         self.ensure_workspace(workspace)
         digest = generate_password_hash(password, method=PASSWORD_METHOD)
+        if self.user_named(username) is not None:
+            raise AccountError(f"There is already a user named {username}.")
         try:
             with self._connect() as db:
-                db.execute("INSERT INTO users (username, password_hash, workspace, is_admin,"
-                           " created_at) VALUES (?, ?, ?, ?, ?)",
-                           (username, digest, workspace, int(is_admin), time.time()))
-        except sqlite3.IntegrityError as exc:
+                _insert_with_random_id(
+                    db, "INSERT INTO users (id, username, password_hash, workspace, is_admin,"
+                        " created_at, session_token) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (username, digest, workspace, int(is_admin), time.time(), _new_token()))
+        except sqlite3.IntegrityError as exc:  # made by another process meanwhile
             raise AccountError(f"There is already a user named {username}.") from exc
         user = self.user_named(username)
         assert user is not None
@@ -128,10 +148,46 @@ class AccountStore(SQLiteTables):
             raise AccountError(f"A password needs at least {MIN_PASSWORD} characters.")
         digest = generate_password_hash(password, method=PASSWORD_METHOD)
         with self._connect() as db:
-            cursor = db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
-                                (digest, username))
+            cursor = db.execute("UPDATE users SET password_hash = ?, session_token = ?"
+                                " WHERE username = ?", (digest, _new_token(), username))
         if cursor.rowcount == 0:
             raise AccountError(f"There is no user named {username}.")
+
+    def remove_user(self, username: str) -> None:
+        """Delete the user; their sessions end with them."""
+        with self._connect() as db:
+            cursor = db.execute("DELETE FROM users WHERE username = ?", (username,))
+        if cursor.rowcount == 0:
+            raise AccountError(f"There is no user named {username}.")
+
+    # ---- login sessions ----
+    def session_token(self, user_id: int) -> str:
+        """What a new login session of the user carries to name them."""
+        with self._connect() as db:
+            row = db.execute("SELECT session_token FROM users WHERE id = ?",
+                             (user_id,)).fetchone()
+            if row is None:
+                raise AccountError("There is no such user.")
+            if row[0]:
+                return str(row[0])
+            token = _new_token()  # a user made by an older docchat
+            db.execute("UPDATE users SET session_token = ? WHERE id = ?", (token, user_id))
+            return token
+
+    def user_for_session(self, token: str) -> User | None:
+        """The user whose sessions carry this token, while it is current."""
+        if not token:
+            return None
+        with self._connect() as db:
+            row = db.execute("SELECT id, username, workspace, is_admin FROM users"
+                             " WHERE session_token = ?", (token,)).fetchone()
+        return _user(row)
+
+    def end_sessions(self, user_id: int) -> None:
+        """End every login session of the user, on every device."""
+        with self._connect() as db:
+            db.execute("UPDATE users SET session_token = ? WHERE id = ?",
+                       (_new_token(), user_id))
 
     def user(self, user_id: int) -> User | None:
         with self._connect() as db:
@@ -165,12 +221,11 @@ class AccountStore(SQLiteTables):
         self.ensure_workspace(workspace)
         token = KEY_PREFIX + secrets.token_urlsafe(32)
         with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO api_keys (workspace, name, digest, hint, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+            key_id = _insert_with_random_id(
+                db, "INSERT INTO api_keys (id, workspace, name, digest, hint, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                 (workspace, name, key_digest(token), token[-4:], time.time()))
-            key_id = cursor.lastrowid
-        key = self.api_key(workspace, int(key_id or 0))
+        key = self.api_key(workspace, key_id)
         assert key is not None
         return key, token
 
@@ -220,6 +275,26 @@ class AccountStore(SQLiteTables):
         with open(fd, "w", encoding="utf-8") as handle:
             handle.write(f"{LOCAL_ADMIN}\n{password}\n")
         return user
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _insert_with_random_id(db: sqlite3.Connection, sql: str, values: tuple[object, ...]) -> int:
+    """Run an INSERT whose first placeholder is the row's id, with a fresh random id (another
+    one should the first be taken); returns the id."""
+    for _ in range(8):
+        row_id = _random_id()
+        try:
+            db.execute(sql, (row_id, *values))
+        except sqlite3.IntegrityError:
+            if db.execute(f"SELECT 1 FROM {sql.split()[2]} WHERE id = ?",
+                          (row_id,)).fetchone() is None:
+                raise  # another constraint: not a taken id
+            continue
+        return row_id
+    raise RuntimeError("no free random id after 8 tries")
 
 
 def _owner_only(path: Path) -> int:

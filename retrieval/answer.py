@@ -246,7 +246,10 @@ class Answerer:
 
     def passages(self, question: Question, query: str) -> list[Hit]:
         if question.context is not None:
-            return self.retriever.passages(question.context, question.where)
+            # The passages an answer was given fit the budget then; a crafted or stale context
+            # (the same passage fifty times, a document grown since) is held to it as well.
+            return self.retriever.passages(question.context, question.where,
+                                           self.context_chars)
         return self.retriever.search(query, k=50, where=question.where,
                                      budget_chars=self.context_chars)
 

@@ -2,7 +2,8 @@
 ticket ids, and Russian inflections (words are stemmed: Snowball Russian for Cyrillic words,
 English for Latin ones).
 
-The index is rebuilt from SQLite when the chunk set changes; it lives in process memory.
+Each workspace has its own index, built from SQLite when first searched after the chunk set
+changed; they live in process memory.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -37,56 +39,67 @@ def tokenize(text: str) -> list[str]:
 
 
 class LexicalIndex:
-    """BM25 over (id, text) pairs, rebuilt when `generation()` reports a new corpus."""
+    """BM25 per workspace over (id, text) pairs, each rebuilt when `generation()` reports a new
+    corpus.
 
-    def __init__(self, load: Callable[[], tuple[list[int], list[str]]],
+    Every workspace has an index of its own: BM25 weighs a word by how rare it is in the
+    corpus, so one index over all teams would let the ranking of one team's results reveal
+    whether a word occurs in another team's documents."""
+
+    def __init__(self, load: Callable[[str], tuple[list[int], list[str]]],
                  generation: Callable[[], int]) -> None:
+        """`load(workspace)`: the ids and texts of that workspace's searchable chunks."""
         self._load = load
         self._generation = generation
         self._lock = threading.Lock()
         self._built_for: int | None = None
-        self._ids: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._position: dict[int, int] = {}
-        self._bm25 = None
+        self._indexes: dict[str, _WorkspaceIndex] = {}
 
-    def search(self, query: str, k: int, allowed: Sequence[int] | None = None,
-               ) -> list[tuple[int, float]]:
-        """Up to k (chunk id, BM25 score) with a positive score, best first; `allowed`
-        restricts the search to those chunk ids."""
-        bm25, ids, position = self._current()
+    def search(self, query: str, k: int, workspace: str,
+               allowed: Sequence[int] | None = None) -> list[tuple[int, float]]:
+        """Up to k (chunk id, BM25 score) of the workspace's chunks with a positive score,
+        best first; `allowed` restricts the search to those chunk ids."""
+        found = self._current(workspace)
         tokens = tokenize(query)
-        if bm25 is None or not tokens or k <= 0:
+        if found.bm25 is None or not tokens or k <= 0:
             return []
         mask = None
         if allowed is not None:
-            mask = np.zeros(len(ids), dtype=np.float32)
-            mask[[position[i] for i in allowed if i in position]] = 1.0
-        scores = bm25.get_scores(tokens, weight_mask=mask) if mask is not None else (
-            bm25.get_scores(tokens))
+            mask = np.zeros(len(found.ids), dtype=np.float32)
+            mask[[found.position[i] for i in allowed if i in found.position]] = 1.0
+        scores = found.bm25.get_scores(tokens, weight_mask=mask) if mask is not None else (
+            found.bm25.get_scores(tokens))
         count = min(k, int(np.count_nonzero(scores > 0)))
         if count == 0:
             return []
         best = np.argpartition(-scores, count - 1)[:count]
         best = best[np.argsort(-scores[best])]
-        return [(int(ids[i]), float(scores[i])) for i in best]
+        return [(int(found.ids[i]), float(scores[i])) for i in best]
 
-    def _current(self):  # type: ignore[no-untyped-def]
+    def _current(self, workspace: str) -> _WorkspaceIndex:
         generation = self._generation()
         with self._lock:
             if self._built_for != generation:
-                self._build(generation)
-            return self._bm25, self._ids, self._position
+                self._indexes.clear()
+                self._built_for = generation
+            if workspace not in self._indexes:
+                self._indexes[workspace] = _WorkspaceIndex.build(*self._load(workspace))
+            return self._indexes[workspace]
 
-    def _build(self, generation: int) -> None:
+
+class _WorkspaceIndex:
+    def __init__(self, ids: np.ndarray, position: dict[int, int], bm25: Any) -> None:
+        self.ids = ids  # (n,) int64 chunk ids, in the order BM25 holds them
+        self.position = position
+        self.bm25 = bm25  # None when the workspace has no searchable chunk
+
+    @classmethod
+    def build(cls, ids: list[int], texts: list[str]) -> _WorkspaceIndex:
         import bm25s
 
-        ids, texts = self._load()
-        self._ids = np.asarray(ids, dtype=np.int64)
-        self._position = {chunk_id: i for i, chunk_id in enumerate(ids)}
+        bm25 = None
         if ids:
             bm25 = bm25s.BM25()
             bm25.index([tokenize(text) for text in texts], show_progress=False)
-            self._bm25 = bm25
-        else:
-            self._bm25 = None
-        self._built_for = generation
+        return cls(np.asarray(ids, dtype=np.int64),
+                   {chunk_id: i for i, chunk_id in enumerate(ids)}, bm25)

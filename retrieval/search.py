@@ -110,7 +110,7 @@ class Retriever:
         space = self.space()
         vector = space.embedder.embed([query])[0]
         dense = [i for i, _ in space.index.search(vector, depth, allowed)]
-        lexical = [i for i, _ in self.lexical.search(query, depth, allowed)]
+        lexical = [i for i, _ in self.lexical.search(query, depth, where.workspace, allowed)]
         fused = fuse([(self.weights.dense, dense), (self.weights.lexical, lexical)],
                      self.weights.rrf_k)
         rows = self.store.chunks_by_id(chunk_id for chunk_id, _ in fused)
@@ -123,23 +123,21 @@ class Retriever:
         return fit_budget(hits, budget_chars)
 
 
-    def passages(self, refs: Sequence[PassageRef], where: ChunkFilter) -> list[Hit]:
+    def passages(self, refs: Sequence[PassageRef], where: ChunkFilter,
+                 budget_chars: int) -> list[Hit]:
         """The passages at these positions, as they read now (what an answer was given, to
-        answer again); positions the filter excludes (another workspace's, too) or that no
-        longer exist are left out."""
+        answer again), fitted to `budget_chars` like a search's: each chunk once, neighbours
+        merged, in the order of the refs. Positions the filter excludes (another workspace's,
+        too) or that no longer exist are left out."""
         allowed = set(self.store.chunk_ids_matching(where))
-        hits = []
+        chunks: dict[int, Hit] = {}
         for ref in refs:
             rows = self.store.chunks_in_range(ref.document_id, ref.first_ordinal,
                                               ref.last_ordinal)
-            chunks = [_hit(row, 0.0) for row in rows if row.id in allowed]
-            if not chunks:
-                continue
-            passage = chunks[0]
-            for chunk in chunks[1:]:
-                passage = _merge(passage, chunk)
-            hits.append(passage)
-        return hits
+            for row in rows:
+                if row.id in allowed and row.id not in chunks:
+                    chunks[row.id] = _hit(row, 0.0)
+        return fit_budget(list(chunks.values()), budget_chars)
 
 
 def _hit(row: StoredChunk, score: float) -> Hit:

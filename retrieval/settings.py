@@ -113,6 +113,19 @@ class Settings:
     secret_key: str = ""  # signs session cookies; empty: generated once into the data folder
     cookie_secure: bool = True  # session cookies only over https (browsers exempt localhost)
     rate_limit_per_minute: int = 60  # ask and meeting requests per user or API key; 0: none
+    # Host names (and addresses) the web app answers to, comma-separated, beside the loopback
+    # ones it always answers to; `*.example.com` takes subdomains. Any other Host header gets
+    # 400, which stops DNS rebinding: a web page on a name that re-resolves to docchat's address.
+    trusted_hosts: str = ""
+    # Reverse proxies in front of the web app whose X-Forwarded-For, -Proto and -Host headers
+    # are believed (0: none, so a client cannot pose as another address).
+    proxy_hops: int = 0
+    # A login session ends this many hours after the login (and at logout, password change or
+    # user removal, on every device).
+    session_hours: float = 12.0
+    # Bearer token a Prometheus scraper sends for /metrics when logins are on (empty: only
+    # logged-in administrators read /metrics).
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -181,6 +194,12 @@ class Settings:
         if self.auth not in ("local", "required"):
             raise SettingsError(f"DOCCHAT_AUTH is {self.auth!r}: use local or required.")
         return self.auth == "required"
+
+    @property
+    def trusted_host_names(self) -> tuple[str, ...]:
+        """DOCCHAT_TRUSTED_HOSTS as lower-case names, without ports or a trailing dot."""
+        return tuple(h.strip().lower().rstrip(".") for h in self.trusted_hosts.split(",")
+                     if h.strip())
 
     @property
     def max_upload_bytes(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -77,6 +78,10 @@ STATUSES = ("queued", "processing", "indexed", "failed")
 # so a rerun after a crash can remove exactly what an earlier attempt added, and nothing else.
 CHUNK_ID_BITS = 24
 MAX_CHUNKS_PER_DOCUMENT = 1 << CHUNK_ID_BITS
+# A document's sequence number is drawn at random below this (not counted up), so the chunk
+# ids a search returns say nothing about how many documents other teams have; chunk ids stay
+# below 2**52, exact as JavaScript numbers.
+SEQ_SPACE = 1 << 28
 
 
 def chunk_id_range(seq: int) -> tuple[int, int]:
@@ -285,15 +290,22 @@ class Store(SQLiteTables):
                      *, workspace: str, stored_kind: str = "pdf", collection: str = "default",
                      sha256: str | None = None) -> DocumentRecord:
         now = time.time()
+        draw = random.SystemRandom()
         with self._connect() as db:
-            db.execute(
-                "INSERT INTO documents (id, seq, filename, stored_path, size_bytes, status,"
-                " progress, created_at, updated_at, stored_kind, collection, sha256, workspace)"
-                " VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM documents), ?, ?, ?,"
-                " 'queued', 0, ?, ?, ?, ?, ?, ?)",
-                (document_id, filename, str(stored_path), size_bytes, now, now, stored_kind,
-                 collection, sha256, workspace),
-            )
+            for _ in range(16):
+                seq = draw.randrange(1, SEQ_SPACE)
+                if db.execute("SELECT 1 FROM documents WHERE seq = ?", (seq,)).fetchone():
+                    continue  # taken: draw again
+                db.execute(
+                    "INSERT INTO documents (id, seq, filename, stored_path, size_bytes, status,"
+                    " progress, created_at, updated_at, stored_kind, collection, sha256,"
+                    " workspace) VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?)",
+                    (document_id, seq, filename, str(stored_path), size_bytes, now, now,
+                     stored_kind, collection, sha256, workspace),
+                )
+                break
+            else:
+                raise RuntimeError("no free document sequence number after 16 draws")
         record = self.get_document(document_id)
         assert record is not None
         return record
@@ -328,7 +340,7 @@ class Store(SQLiteTables):
         clause, params = where.sql()
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT * FROM documents WHERE {clause} ORDER BY created_at DESC, seq DESC"
+                f"SELECT * FROM documents WHERE {clause} ORDER BY created_at DESC, rowid DESC"
                 " LIMIT ? OFFSET ?", [*params, -1 if limit is None else limit, offset],
             ).fetchall()
         return [DocumentRecord(**dict(row)) for row in rows]
@@ -337,7 +349,7 @@ class Store(SQLiteTables):
         """Every workspace's documents that are queued or being processed."""
         with self._connect() as db:
             rows = db.execute("SELECT * FROM documents WHERE status IN ('queued', 'processing')"
-                              " ORDER BY seq").fetchall()
+                              " ORDER BY rowid").fetchall()
         return [DocumentRecord(**dict(row)) for row in rows]
 
     def count_documents(self, where: DocumentFilter) -> int:
@@ -399,12 +411,12 @@ class Store(SQLiteTables):
         with self._connect() as db:
             db.execute("UPDATE generation SET value = value + 1")
 
-    def searchable_chunks(self) -> tuple[list[int], list[str]]:
-        """Ids and texts of every chunk of an indexed document, by id."""
+    def searchable_chunks(self, workspace: str) -> tuple[list[int], list[str]]:
+        """Ids and texts of every chunk of the workspace's indexed documents, by id."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT c.id, c.text FROM chunks c JOIN documents d ON d.id = c.document_id"
-                " WHERE d.status = 'indexed' ORDER BY c.id"
+                " WHERE d.status = 'indexed' AND d.workspace = ? ORDER BY c.id", (workspace,)
             ).fetchall()
         return [row[0] for row in rows], [row[1] for row in rows]
 

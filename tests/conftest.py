@@ -3,6 +3,8 @@ llama-cpp-python server with the bundled model, and a Celery worker process."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import os
 import socket
@@ -30,6 +32,14 @@ SLACK_SIGNING_SECRET = "docchat-test-signing-secret"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def slack_signed(body: bytes, timestamp: int | None = None,
+                 secret: str = SLACK_SIGNING_SECRET) -> dict[str, str]:
+    """The headers Slack signs a request with: the timestamp and the v0 HMAC-SHA256."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    mac = hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": "v0=" + mac.hexdigest()}
 
 
 def free_port() -> int:

@@ -1,5 +1,5 @@
-"""`docchat user add` and `docchat key add`: how an administrator creates logins and API keys
-for a workspace (DOCCHAT_AUTH=required)."""
+"""`docchat user add|password|remove` and `docchat key add`: how an administrator manages logins
+and API keys of a workspace (DOCCHAT_AUTH=required)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     add.add_argument("username")
     add.add_argument("--workspace", required=True)
     add.add_argument("--admin", action="store_true", help="may manage the index")
-    password = user.add_parser("password", help="set a user's password")
+    password = user.add_parser("password", help="set a user's password (ends their sessions)")
     password.add_argument("username")
+    remove = user.add_parser("remove", help="delete a user (ends their sessions)")
+    remove.add_argument("username")
     key = commands.add_parser("key", help="manage API keys").add_subparsers(
         dest="action", required=True)
     make = key.add_parser("add", help="create an API key for a workspace and print it once")
@@ -37,7 +39,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"user {user.username} can log in to workspace {user.workspace}")
         elif args.command == "user" and args.action == "password":
             accounts.set_password(args.username, _password())
-            print(f"password of {args.username} changed")
+            print(f"password of {args.username} changed; their sessions have ended")
+        elif args.command == "user" and args.action == "remove":
+            accounts.remove_user(args.username)
+            print(f"user {args.username} removed; their sessions have ended")
         elif args.command == "key":
             key, token = accounts.create_api_key(args.workspace, args.name)
             print(token)

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -36,7 +35,8 @@ from retrieval.runtime import Runtime
 from retrieval.search import PassageRef
 from retrieval.spaces import model_label
 from retrieval.store import STATUSES, ChunkFilter, DocumentFilter, DocumentRecord
-from web.auth import principal, workspace
+from web.auth import is_admin, principal, workspace
+from web.bodies import MAX_INDEX, clean_filename, json_body, query_number, whole_number
 from web.errors import ApiError
 from web.links import answer_json, hit_json
 from web.ratelimit import rate_limited
@@ -95,7 +95,7 @@ class _Received:
 
 def _received(upload: FileStorage) -> list[_Received]:
     """The upload as documents to store: one, or one per meeting of a JSON-lines file."""
-    filename = Path(upload.filename or "upload").name
+    filename = clean_filename(upload.filename)
     data = upload.stream.read()
     try:
         kind = sniff(data, filename)
@@ -163,8 +163,8 @@ DEFAULT_PAGE, MAX_PAGE = 50, 200
 def list_documents() -> Response:
     """One page of documents, newest first: ?limit (1-200, default 50), ?offset, and the
     filters ?collection and ?status. `next` is the URL of the following page, or null."""
-    limit = _query_int("limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    offset = _query_int("offset", 0, 0, None)
+    limit = query_number("limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
+    offset = query_number("offset", 0, 0) or 0
     where = DocumentFilter(workspace(), collection=_query_collection(),
                            status=_query_status())
     store = _runtime().store
@@ -183,20 +183,6 @@ def list_collections() -> Response:
     """Collections that hold documents, by name, with their documents counted by status."""
     counts = _runtime().store.collections(workspace())
     return jsonify({"collections": [c.to_json() for c in counts]})
-
-
-def _query_int(name: str, default: int, low: int, high: int | None) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value: int | None = int(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low or (high is not None and value > high):
-        limits = f"from {low} to {high}" if high is not None else f"of {low} or more"
-        raise ApiError(400, "bad_request", f"'{name}' must be a whole number {limits}.")
-    return value
 
 
 def _query_collection() -> str | None:
@@ -273,8 +259,7 @@ def rebuild_index() -> tuple[Response, int]:
 
 def _admin_only() -> None:
     """The index serves every workspace: only an administrator looks after it."""
-    caller = principal()
-    if caller.user is None or not caller.user.is_admin:
+    if not is_admin(principal()):
         raise ApiError(403, "forbidden", "Only a docchat administrator manages the index.")
 
 
@@ -282,7 +267,7 @@ def _admin_only() -> None:
 def search() -> Response:
     """Hybrid search. Filters: collection, document_ids, kinds, speakers, date_from, date_to.
     With budget_chars, neighbouring chunks merge and passages fill the budget."""
-    body = _json_body()
+    body = json_body()
     query = _text_field(body, "query")
     k = _k_field(body)
     budget = _budget_field(body)
@@ -295,7 +280,7 @@ def search() -> Response:
 def ask() -> Response:
     """A cited answer. Optional: history (earlier messages, for follow-ups), temperature,
     context (the passages of an earlier answer, to regenerate it), stream (SSE)."""
-    body = _json_body()
+    body = json_body()
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise ApiError(400, "bad_request", "'stream' must be true or false.")
@@ -362,28 +347,30 @@ def _temperature(body: dict[str, Any]) -> float | None:
     return float(value)
 
 
+# The longest passage a regenerate `context` entry may name, in chunks: far more than an answer's
+# budget holds, which then cuts what is read to DOCCHAT_ANSWER_CONTEXT_CHARS anyway.
+MAX_CONTEXT_SPAN = 64
+
+
 def _context(body: dict[str, Any]) -> tuple[PassageRef, ...] | None:
+    """The passages of an earlier answer, once each and in order."""
     refs = body.get("context")
     if refs is None:
         return None
-    try:
-        parsed = tuple(PassageRef(str(r["document_id"]), int(r["first_ordinal"]),
-                                  int(r["last_ordinal"])) for r in refs)
-    except (TypeError, KeyError, ValueError) as exc:
-        raise ApiError(400, "bad_request",
-                       "'context' must be the 'context' list of an earlier answer.") from exc
-    if not parsed or len(parsed) > MAX_K:
-        raise ApiError(400, "bad_request", f"'context' takes 1 to {MAX_K} passages.")
-    return parsed
-
-
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(
-            400, "bad_request", "Send a JSON object with Content-Type: application/json."
-        )
-    return body
+    bad = ApiError(400, "bad_request", "'context' must be the 'context' list of an earlier "
+                                       f"answer: 1 to {MAX_K} passages.")
+    if not isinstance(refs, list) or not 1 <= len(refs) <= MAX_K:
+        raise bad
+    parsed: dict[PassageRef, None] = {}
+    for ref in refs:
+        if not isinstance(ref, dict) or not isinstance(ref.get("document_id"), str) or not (
+                0 < len(ref["document_id"]) <= 64):
+            raise bad
+        first = whole_number(ref.get("first_ordinal"), "first_ordinal", 0)
+        last = whole_number(ref.get("last_ordinal"), "last_ordinal", first,
+                            min(first + MAX_CONTEXT_SPAN, MAX_INDEX))
+        parsed[PassageRef(ref["document_id"], first, last)] = None
+    return tuple(parsed)
 
 
 def _text_field(body: dict[str, Any], name: str) -> str:
@@ -432,15 +419,21 @@ def filters_from(body: dict[str, Any]) -> ChunkFilter:
     )
 
 
+# A filter names at most this many values (documents ticked in the chat, speakers, ...).
+MAX_FILTER_VALUES = 1000
+
+
 def _names(body: dict[str, Any], name: str) -> tuple[str, ...] | None:
     value = body.get(name)
     if value is None:
         return None
     values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not values or not all(
-            isinstance(v, str) and v for v in values):
-        raise ApiError(400, "bad_request", f"'{name}' must be a string or a list of strings.")
-    return tuple(values)
+    if not isinstance(values, list) or not 0 < len(values) <= MAX_FILTER_VALUES or not all(
+            isinstance(v, str) and 0 < len(v) <= 256 for v in values):
+        raise ApiError(400, "bad_request",
+                       f"'{name}' must be a string or a list of 1 to {MAX_FILTER_VALUES} "
+                       "strings (each at most 256 characters).")
+    return tuple(dict.fromkeys(values))
 
 
 KINDS = ("pdf", "text", "meeting")
@@ -458,12 +451,14 @@ def _date(body: dict[str, Any], name: str, end_of_day: bool) -> float | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError as exc:
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValueError(value)
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if end_of_day and len(value) == 10:  # a bare date includes its whole day
+            moment += timedelta(days=1, microseconds=-1)
+        return moment.timestamp()
+    except (ValueError, OverflowError) as exc:  # OverflowError: past the year 9999
         raise ApiError(400, "bad_request",
                        f"'{name}' must be an ISO date like 2026-03-31.") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if end_of_day and len(str(value)) == 10:  # a bare date includes its whole day
-        moment += timedelta(days=1, microseconds=-1)
-    return moment.timestamp()

@@ -33,9 +33,12 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
+        if request.mimetype == "multipart/form-data":
+            return error_response(
+                413, "too_large", f"The upload is larger than {limit_mb} MB: split the document.")
         return error_response(
-            413, "too_large", f"The upload is larger than {limit_mb} MB: split the document."
-        )
+            413, "too_large", "The request body is larger than 1 MB: send long notes or "
+                              "transcripts as a file upload instead.")
 
     @app.errorhandler(LLMUnavailable)
     def _llm_down(exc: LLMUnavailable) -> tuple[Response, int]:

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, g, jsonify
 from retrieval.library_stats import library_stats
 from retrieval.runtime import Runtime
 from retrieval.spaces import model_key
+from web.auth import is_admin
 from workers.queue_status import BrokerUnavailable, queue_depth
 
 bp = Blueprint("health", __name__)
@@ -44,8 +45,9 @@ def readyz() -> tuple[Response, int]:
         except NotReady as exc:
             results[name] = {"ok": False, "error": str(exc)}
     ready = all(result["ok"] for result in results.values())
-    if runtime.settings.login_required and g.get("principal") is None:
-        # Probes need no login, but strangers get no paths, counts or hosts: only ok or not.
+    if runtime.settings.login_required and not is_admin(g.get("principal")):
+        # Probes need no login, but only administrators see paths, counts and hosts (they
+        # count every workspace's documents): the others get ok or not.
         results = {name: {"ok": result["ok"]} for name, result in results.items()}
     return jsonify({"status": "ready" if ready else "unavailable", "checks": results}), (
         200 if ready else 503)

@@ -9,6 +9,7 @@ from kombu.exceptions import OperationalError
 
 from retrieval.runtime import Runtime
 from web.api import owned_document
+from web.bodies import clean_filename
 from web.errors import ApiError
 from workers import INGEST_TASK
 
@@ -37,7 +38,7 @@ def document_file(document_id: str) -> Response:
     response = send_file(path, mimetype=_MIMETYPES.get(record.stored_kind,
                                                        "application/octet-stream"),
                          as_attachment=record.stored_kind == "docx",
-                         download_name=Path(record.filename).name, conditional=True)
+                         download_name=clean_filename(record.filename), conditional=True)
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Stored bytes are the user's, not ours: never let them run as a page of this origin.
     # (A sandboxed PDF would not open in Chromium's viewer; a PDF runs no page script.)

@@ -23,6 +23,7 @@ from retrieval.meeting_requests import (
 )
 from retrieval.runtime import Runtime
 from web.auth import workspace
+from web.bodies import clean_filename, json_body
 from web.errors import ApiError
 from web.exports import commitments_csv, commitments_markdown
 from web.markdown import render_markdown
@@ -86,15 +87,12 @@ def _meeting(task: Task) -> tuple[Response, int]:
 def _fields() -> dict[str, Any]:
     """The request's fields: a JSON object, or a form with the meeting as a file."""
     if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise ApiError(400, "bad_request", "Send a JSON object.")
-        return body
+        return json_body()
     fields: dict[str, Any] = dict(request.form.items())
     upload = request.files.get("file")
     if upload is not None:
         data = upload.stream.read()
-        filename = Path(upload.filename or "meeting").name
+        filename = clean_filename(upload.filename, "meeting")
         try:
             kind = sniff(data, filename)
         except IngestError as exc:
@@ -123,7 +121,7 @@ def _meeting_request(task: Task, fields: dict[str, Any]) -> MeetingRequest:
         raise ApiError(413, "too_large",
                        f"The text is longer than {MAX_TEXT_CHARS:,} characters: split it.")
     return MeetingRequest(task=task, document_id=document_id, text=text,
-                          filename=fields.get("filename") or "meeting notes",
+                          filename=clean_filename(fields.get("filename"), "meeting notes"),
                           meeting_date=fields.get("meeting_date"), workspace=workspace())
 
 

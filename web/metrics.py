@@ -1,5 +1,6 @@
 """Prometheus metrics at GET /metrics: the HTTP requests and LLM requests of this process, and,
-read when scraped, the queue depth, the documents by status and the pages ingested.
+read when scraped, the queue depth, the documents by status and the pages ingested. They count
+every workspace together, so with logins on only administrators and the scrape token read them.
 
 Counters live in each process. `docchat serve` runs one gunicorn process (with threads), so
 one scrape sees them all; under several processes set PROMETHEUS_MULTIPROC_DIR (README,
@@ -30,6 +31,8 @@ from prometheus_client.registry import Collector
 from retrieval.library_stats import library_stats
 from retrieval.llm import LLMCall, add_llm_listener
 from retrieval.runtime import Runtime
+from web.auth import is_admin
+from web.errors import ApiError
 from workers.queue_status import BrokerUnavailable, queue_depth
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,17 @@ def count_llm_call(call: LLMCall) -> None:
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    """The figures of every workspace together: with logins on, only for administrators and
+    for a scraper that sends DOCCHAT_METRICS_TOKEN as its bearer token."""
+    runtime: Runtime = current_app.extensions["docchat"]
+    if runtime.settings.login_required and not g.get("metrics_scraper"):
+        caller = g.get("principal")
+        if caller is None:
+            raise ApiError(401, "login_required",
+                           "Metrics need an administrator's login, or the scrape token "
+                           "(DOCCHAT_METRICS_TOKEN) as 'Authorization: Bearer <token>'.")
+        if not is_admin(caller):
+            raise ApiError(403, "forbidden", "Only a docchat administrator reads the metrics.")
     registry = CollectorRegistry(auto_describe=False)
     if MULTIPROCESS_DIR:
         MultiProcessCollector(registry)

@@ -435,7 +435,8 @@ _QUESTION = {"type": "string", "minLength": 1, "maxLength": 4000}
 _MEETING_FIELDS = {
     "document_id": {"type": "string", "description": "An uploaded meeting; or send `text`."},
     "text": {"type": "string", "maxLength": 5_000_000,
-             "description": "Notes, a transcript or a Slack export; or send `document_id`."},
+             "description": "Notes, a transcript or a Slack export; or send `document_id`. "
+                            "A JSON body is at most 1 MB in all: send longer notes as a file."},
     "filename": {"type": "string", "description": "Names the meeting (and its format)."},
     "meeting_date": {"type": "string", "description": "ISO date deadlines are relative to.",
                      "examples": ["2026-03-12"]},
@@ -933,7 +934,9 @@ SPEC: dict[str, Any] = {
             '`{"error": {"code", "message"}}`. With `DOCCHAT_AUTH=required`, send a '
             "workspace API key as `Authorization: Bearer <key>` (or log in: the pages then "
             "send the session's `X-CSRF-Token`); every route sees only the caller's "
-            "workspace. Embedded mode (`local`) needs neither."),
+            "workspace. Embedded mode (`local`) needs neither. JSON bodies are at most 1 MB "
+            "(`413 too_large`), and a request for a host name docchat does not serve gets "
+            "`400 untrusted_host` (DOCCHAT_TRUSTED_HOSTS)."),
     },
     "security": [{}, {"apiKey": []}],
     "paths": {**PATHS, **SLACK_PATHS, **KEY_PATHS},

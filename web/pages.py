@@ -8,6 +8,7 @@ from retrieval.meeting_requests import MeetingInputError, MeetingRequest, load_m
 from retrieval.runtime import Runtime
 from retrieval.store import DocumentRecord, StoredChunk
 from web.auth import workspace
+from web.bodies import MAX_INDEX
 
 bp = Blueprint("pages", __name__)
 
@@ -73,15 +74,13 @@ def passage(document_id: str) -> str:
     record = runtime.store.document_in(workspace(), document_id)
     if record is None:
         abort(404, f"No document with id {document_id}: it may have been deleted.")
-    first = request.args.get("first", type=int)
-    last = request.args.get("last", type=int)
-    page = request.args.get("page", type=int)
+    first, last, page = _number("first"), _number("last"), _number("page")
     turns = _turn_range(request.args.get("turns", ""))
     chunks = _cited_chunks(runtime, record, first, last)
     if page is None and chunks:
         page = chunks[0].page
     context = {"page": "passage", "document": record, "chunks": chunks, "pdf_page": page,
-               "n": request.args.get("n", type=int), "turns": turns, "segments": [],
+               "n": _number("n"), "turns": turns, "segments": [],
                "transcript_error": None}
     if record.kind == "meeting":
         try:
@@ -93,11 +92,25 @@ def passage(document_id: str) -> str:
     return render_template("passage.html", **context)
 
 
+def _number(name: str) -> int | None:
+    """A whole number from the query string; None when absent, malformed or out of range (a
+    page shows what it can rather than failing on a bad link)."""
+    return _whole(request.args.get(name, ""))
+
+
+def _whole(raw: str) -> int | None:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or int(raw) > MAX_INDEX:
+        return None
+    return int(raw)
+
+
 def _turn_range(raw: str) -> tuple[int, int] | None:
     start, _, end = raw.partition("-")
-    if not start.isdigit():
+    first = _whole(start)
+    if first is None:
         return None
-    return int(start), int(end) if end.isdigit() else int(start)
+    last = _whole(end)
+    return first, first if last is None else last
 
 
 MAX_PASSAGE_CHUNKS = 50

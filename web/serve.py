@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from retrieval.datadir import prepare_data_dir
 from retrieval.llm_server import start_llm_server, wait_for_llm
 from retrieval.logs import configure_logging
 from retrieval.settings import Settings
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure_logging(settings.log_format)
+    prepare_data_dir(settings.data_dir)  # owner-only, before any file is written in it
     if args.command != "serve":
         return accounts_cli.run(args, settings)
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
@@ -50,7 +52,12 @@ def serve_forever(settings: Settings) -> int:
                   "so it only listens on 127.0.0.1 or ::1, not %s. Set DOCCHAT_AUTH=required "
                   "and create users (docchat user add) to serve a network.", settings.host)
         return 2
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.login_required and not _is_loopback(settings.host) and not (
+            settings.trusted_host_names):
+        log.warning("docchat answers only requests for localhost and loopback addresses until "
+                    "DOCCHAT_TRUSTED_HOSTS names the host name people reach it by (e.g. "
+                    "DOCCHAT_TRUSTED_HOSTS=docchat.example.com); other requests get 400.")
+    prepare_data_dir(settings.data_dir)
     env = {**os.environ, **settings.to_env(), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env["DOCCHAT_DATA_DIR"] = str(settings.data_dir.resolve())
     logs = settings.data_dir / "logs"

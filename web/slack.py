@@ -24,8 +24,10 @@ from retrieval.runtime import Runtime
 from retrieval.store import DocumentFilter, DocumentRecord
 from web.api import MAX_QUESTION_CHARS, checked_collection, owned_document
 from web.auth import workspace
+from web.bodies import body_bytes, json_body
 from web.errors import ApiError
 from web.meetings import MAX_TEXT_CHARS
+from web.ratelimit import RateLimiter
 from workers import SLACK_ANSWER_TASK, SLACK_SUMMARY_TASK, SLACK_WEBHOOK_TASK
 from workers.slack import SlackUrlRefused, check_slack_url, mask_url
 from workers.slack_blocks import notice
@@ -68,7 +70,7 @@ def verify_signature(secret: str, timestamp: str | None, signature: str | None, 
         raise ApiError(401, "unsigned_request",
                        "The request has no Slack signature (X-Slack-Signature and "
                        "X-Slack-Request-Timestamp): only Slack may call this URL.")
-    if not (timestamp.isascii() and timestamp.isdigit()):
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise ApiError(401, "bad_signature",
                        "X-Slack-Request-Timestamp is not a Unix time in seconds.")
     if abs(now - int(timestamp)) > MAX_AGE_SECONDS:
@@ -98,10 +100,13 @@ def slack_command() -> tuple[Response, int]:
         raise ApiError(413, "too_large",
                        f"A slash command is at most {MAX_COMMAND_BYTES // 1024} KB: upload long "
                        "notes to docchat and summarize them by name.")
-    body = request.get_data(cache=True)
+    # Counted as read: a chunked body, which has no Content-Length, meets the same cap.
+    body = body_bytes(MAX_COMMAND_BYTES)
+    signature = request.headers.get("X-Slack-Signature")
     verify_signature(settings.slack_signing_secret,
-                     request.headers.get("X-Slack-Request-Timestamp"),
-                     request.headers.get("X-Slack-Signature"), body, time.time())
+                     request.headers.get("X-Slack-Request-Timestamp"), signature, body,
+                     time.time())
+    _refuse_replay(str(signature))
     fields = _form(body)
     if fields.get("ssl_check"):  # Slack checking the certificate: nothing to do
         return jsonify({}), 200
@@ -120,6 +125,18 @@ def slack_command() -> tuple[Response, int]:
     except CommandRefused as exc:
         return jsonify(notice(str(exc))), 200
     return jsonify(notice("Working on it…")), 200
+
+
+def _refuse_replay(signature: str) -> None:
+    """401 for a signature seen before: within the five minutes a timestamp is accepted, a
+    captured request sent again would otherwise pass as new. Remembered in Redis when docchat
+    has one (every web process sees it), else in this process."""
+    limiter: RateLimiter = current_app.extensions["docchat.limiter"]
+    digest = hashlib.sha256(signature.encode("utf-8", "replace")).hexdigest()
+    if limiter.admit(f"slack-signature:{digest}", 1, MAX_AGE_SECONDS) is not None:
+        raise ApiError(401, "replayed_request",
+                       "This Slack request was received before: each signed request is "
+                       "accepted once.")
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -233,8 +250,7 @@ def _queue_answer(text: str, response_url: str) -> None:
 def set_slack_webhook(name: str) -> tuple[Response, int]:
     """Set the incoming-webhook URL the collection's meeting summaries are posted to."""
     collection = checked_collection(name)
-    body = request.get_json(silent=True)
-    url = body.get("url") if isinstance(body, dict) else None
+    url = json_body().get("url")
     if not isinstance(url, str) or not url.strip():
         raise ApiError(400, "bad_request",
                        'Send {"url": "https://hooks.slack.com/services/..."}: the Webhook URL '

@@ -6,6 +6,7 @@ import sys
 
 from celery import Celery
 
+from retrieval.datadir import prepare_data_dir
 from retrieval.runtime import Runtime
 from retrieval.settings import Settings
 from workers import embedded_broker, monitoring
@@ -41,7 +42,7 @@ def visibility_timeout(settings: Settings) -> int:
 
 
 def create_celery(settings: Settings) -> Celery:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)  # owner-only, before the broker file is made
     broker = settings.broker_url
     if settings.embedded_broker:
         broker = embedded_broker.broker_url(broker)

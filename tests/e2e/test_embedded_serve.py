@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,3 +84,33 @@ def test_upload_stranded_by_a_crash_is_indexed_after_restart(served) -> None:
         return record.status == "indexed"
 
     wait_until(indexed, 120, 0.3, what="the stranded upload to be indexed")
+
+
+def test_a_web_page_on_a_rebound_name_cannot_reach_the_local_docchat(served) -> None:
+    """DNS rebinding: a page on evil.example whose name re-resolves to 127.0.0.1 is same-origin
+    with itself, so the Origin check alone let it list and upload. The Host header gives it
+    away: docchat answers only to loopback names (and DOCCHAT_TRUSTED_HOSTS)."""
+    base, _ = served
+    port = base.rsplit(":", 1)[1]
+    rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    listed = requests.get(f"{base}/api/documents", headers=rebound, timeout=10)
+    assert listed.status_code == 400 and listed.json()["error"]["code"] == "untrusted_host"
+    uploaded = requests.post(f"{base}/api/documents", headers=rebound, timeout=10,
+                             files={"file": ("x.txt", b"planted")})
+    assert uploaded.status_code == 400
+    assert requests.get(f"{base}/api/documents", timeout=10,
+                        headers={"Host": f"localhost:{port}"}).status_code == 200
+
+
+def test_the_data_folder_is_owner_only(served) -> None:
+    _, data_dir = served
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    store = Store(Settings(data_dir=data_dir).database_path)
+    made_by_the_test = {Path(d.stored_path).name for d in store.list_documents(
+        DocumentFilter("default")) if d.filename == "stranded.pdf"}
+    uploads = [p for p in (data_dir / "uploads").iterdir() if p.name not in made_by_the_test]
+    assert uploads
+    for path in (data_dir / "docchat.sqlite", data_dir / "broker.sqlite",
+                 data_dir / "admin-password", *uploads,
+                 *data_dir.glob("index-*.faiss"), *(data_dir / "logs").iterdir()):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path

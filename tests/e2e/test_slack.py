@@ -6,8 +6,6 @@ retried; meeting summaries go to the webhook set for their collection."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import io
 import time
 import uuid
@@ -17,7 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import SLACK_SIGNING_SECRET, TEST_DATA, wait_until
+from tests.conftest import TEST_DATA, slack_signed, wait_until
 from tests.slack_receiver import SlackReceiver
 from web import create_app
 
@@ -36,11 +34,7 @@ def new_path(kind: str = "commands") -> str:
     return f"/{kind}/T0001/{uuid.uuid4().hex[:10]}/{uuid.uuid4().hex}"
 
 
-def signed(body: bytes, timestamp: int | None = None,
-           secret: str = SLACK_SIGNING_SECRET) -> dict[str, str]:
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    mac = hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": "v0=" + mac.hexdigest()}
+signed = slack_signed
 
 
 def command_body(command: str, text: str, response_url: str) -> bytes:

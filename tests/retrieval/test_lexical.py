@@ -16,11 +16,33 @@ def test_search_ranks_by_bm25_and_honours_the_allowed_ids() -> None:
     corpus = {10: "Поставщик подписал договор поставки", 11: "The weather was calm",
               12: "Ticket JIRA-4812 blocks the release", 13: "Договором предусмотрен штраф"}
     generation = [1]
-    index = LexicalIndex(lambda: (list(corpus), list(corpus.values())), lambda: generation[0])
-    assert [i for i, _ in index.search("договору", 5)] in ([10, 13], [13, 10])
-    assert [i for i, _ in index.search("JIRA-4812", 5)] == [12]
-    assert [i for i, _ in index.search("договор", 5, allowed=[13, 11])] == [13]
-    assert index.search("nothing matches this", 5) == []
+    index = LexicalIndex(lambda team: (list(corpus), list(corpus.values())),
+                         lambda: generation[0])
+    assert [i for i, _ in index.search("договору", 5, "a")] in ([10, 13], [13, 10])
+    assert [i for i, _ in index.search("JIRA-4812", 5, "a")] == [12]
+    assert [i for i, _ in index.search("договор", 5, "a", allowed=[13, 11])] == [13]
+    assert index.search("nothing matches this", 5, "a") == []
     corpus[14] = "Новый договор"
     generation[0] = 2  # the store reports a new corpus: the index rebuilds
-    assert 14 in [i for i, _ in index.search("договор", 5)]
+    assert 14 in [i for i, _ in index.search("договор", 5, "a")]
+
+
+def test_one_workspaces_words_never_change_another_workspaces_scores() -> None:
+    """The word oracle: BM25 weighs words by their rarity in the corpus, so with one index over
+    every team, how B's own notes rank for "quokka numbat" told B whether "quokka" occurs in
+    A's documents. Each workspace's statistics are its own."""
+    teams: dict[str, dict[int, str]] = {
+        "b": {1: "Weekly notes about the zoo budget and the quokka",
+              2: "Weekly notes about the zoo budget and the numbat"},
+        "a": {},
+    }
+    generation = [1]
+    index = LexicalIndex(lambda team: (list(teams[team]), list(teams[team].values())),
+                         lambda: generation[0])
+    before = index.search("quokka numbat", 5, "b")
+    teams["a"] = {100 + i: f"Secret project quokka, part {i}" for i in range(40)}
+    generation[0] = 2
+    after = index.search("quokka numbat", 5, "b")
+    assert before == after and len(after) == 2
+    assert {i for i, _ in index.search("quokka", 50, "a")} == set(teams["a"])
+    assert all(i >= 100 for i, _ in index.search("quokka", 50, "a"))

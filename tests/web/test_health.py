@@ -86,14 +86,21 @@ def test_indexed_documents_without_their_index_file_are_not_ready(tmp_path) -> N
     assert "1 documents are indexed" in store["error"] and "index file" in store["error"]
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
-def test_probes_and_metrics_need_no_login(tmp_path: Path, path: str) -> None:
-    """Load balancers and Prometheus scrape without an account, even when people must log in."""
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_need_no_login(tmp_path: Path, path: str) -> None:
+    """Load balancers probe without an account, even when people must log in (/metrics needs
+    an administrator or the scrape token then: tests/web/test_security.py)."""
     settings = Settings(data_dir=tmp_path / "data", llm_base_url=dead_url(), auth="required")
     answer = probe(settings, path)
     assert answer.status_code in (200, 503), (answer.status_code, answer.get_data()[:200])
     if path != "/readyz":
         assert answer.status_code == 200
+
+
+def test_metrics_need_no_login_in_embedded_mode(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", llm_base_url=dead_url())
+    answer = probe(settings, "/metrics")
+    assert answer.status_code == 200 and b"docchat_documents" in answer.data
 
 
 def test_readyz_tells_strangers_only_ok_or_not_when_logins_are_on(tmp_path: Path) -> None:

@@ -17,15 +17,26 @@ def test_raw_html_from_the_model_shows_as_text_and_never_runs() -> None:
     assert "&lt;script&gt;" in html
 
 
-def test_dangerous_links_and_remote_images_are_removed() -> None:
-    html = render_markdown("[click](javascript:alert(1)) ![pixel](https://tracker.example/p.png)")
-    assert "<a" not in html and "href" not in html  # the link stays inert text
-    assert "<img" not in html and "tracker.example" not in html
+def test_links_and_remote_images_from_the_model_stay_inert_text() -> None:
+    html = render_markdown("[click](javascript:alert(1)) ![pixel](https://tracker.example/p.png)"
+                           " <https://attacker.example/x> [ref]\n\n[ref]: https://a.example")
+    assert "<a" not in html and "href" not in html and "<img" not in html and "src" not in html
+    assert "tracker.example/p.png" in html and "attacker.example/x" in html  # readable text
 
 
-def test_web_links_are_kept_and_open_safely() -> None:
-    html = render_markdown("[docs](https://example.org/a)")
-    assert 'href="https://example.org/a"' in html and 'rel="noopener noreferrer"' in html
+def test_web_links_the_model_writes_are_shown_not_linked() -> None:
+    """A model that read a planted instruction can write any URL: the reader sees it, nothing
+    follows or loads it."""
+    html = render_markdown("See [the docs](https://example.org/a?code=7731).",
+                           {1: "/passage/abc?n=1"})
+    assert "href" not in html and "https://example.org/a?code=7731" in html
+
+
+def test_citations_inside_code_stay_code() -> None:
+    html = render_markdown("Use `list[1]` here [1].\n\n```\nx = y[1]\n```",
+                           {1: "/passage/abc?n=1"})
+    assert "<code>list[1]</code>" in html and "x = y[1]" in html
+    assert html.count('class="cite"') == 1
 
 
 def test_citation_markers_become_links_to_their_passages() -> None:
