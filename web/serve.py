@@ -17,9 +17,10 @@ from pathlib import Path
 
 from retrieval.datadir import prepare_data_dir
 from retrieval.llm_server import start_llm_server, wait_for_llm
+from retrieval.local_models import ModelError
 from retrieval.logs import configure_logging
 from retrieval.settings import Settings
-from web import accounts_cli
+from web import accounts_cli, models_cli
 from workers import worker_command
 from workers.recovery import requeue_unfinished
 
@@ -34,15 +35,23 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run docchat (embedded defaults unless configured)")
     serve.add_argument("--host", help="overrides DOCCHAT_HOST")
     serve.add_argument("--port", type=int, help="overrides DOCCHAT_PORT")
+    models_cli.add_serve_option(serve)
     accounts_cli.add_commands(commands)
+    models_cli.add_commands(commands)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure_logging(settings.log_format)
     prepare_data_dir(settings.data_dir)  # owner-only, before any file is written in it
+    if args.command == "models":
+        return models_cli.run(args, settings)
     if args.command != "serve":
         return accounts_cli.run(args, settings)
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = dataclasses.replace(settings, **overrides)
+    try:
+        settings = models_cli.serve_settings(args, dataclasses.replace(settings, **overrides))
+    except ModelError as exc:
+        log.error("%s", exc)
+        return 1
     return serve_forever(settings)
 
 
@@ -72,8 +81,8 @@ def serve_forever(settings: Settings) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         if settings.starts_llm:
-            log.info("starting the bundled LLM on port %d (log: %s)", settings.llm_port,
-                     logs / "llm.log")
+            log.info("starting the local LLM %s on port %d (log: %s)", settings.llm_model,
+                     settings.llm_port, logs / "llm.log")
             llm = start_llm_server(settings, logs / "llm.log", _die_with_parent)
             children.append(("llm", llm))
             wait_for_llm(settings.llm_url, LLM_START_TIMEOUT, llm)
