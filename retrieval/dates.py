@@ -131,11 +131,38 @@ _THIS_YEAR = re.compile(
     r"|\bкон(?:ец|ца|цу|це)\s+(?:этого\s+|текущего\s+)?года\b|\bв\s+этом\s+году\b")
 _DAY_AFTER_TOMORROW = re.compile(r"\bday\s+after\s+tomorrow\b|\bпослезавтра\b")
 _TOMORROW = re.compile(r"\btomorrow\b|\btmrw?\b|\bзавтра(?:шнего)?\b")
+_CLOCK = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|midday|"
+          r"\d{1,2}(?::\d{2})?\s*(?:am|pm)?)")
 _TODAY = re.compile(
     r"\btoday\b|\btonight\b|\beod\b|\bcob\b|\bclose\s+of\s+business\b|\bthis\s+evening\b"
+    r"|\bthis\s+(?:morning|afternoon)\b|\b(?:by|before)\s+(?:lunch|noon|midday)\b"
+    r"|\b(?:by|before|until)\s+" + _CLOCK + r"(?:\s*o'clock)?(?=\s*(?:$|[,.;!]|today|tonight))"
     r"|\bend\s+of\s+(?:the\s+)?(?:business\s+|work(?:ing)?\s+)?day\b"
     r"|\bсегодня(?:шнего)?\b|\bвечером\b|\bк\s+вечеру\b|\bдо\s+вечера\b"
+    r"|\b(?:до|к)\s+обеда?\b|\bк\s+обеду\b"
     r"|\bкон(?:ец|ца|цу|це)\s+(?:этого\s+|сегодняшнего\s+)?(?:рабочего\s+)?дня\b")
+
+# Russian days of the month in words ("к восемнадцатому", "до тридцать первого марта") are
+# read as digits ("к 18-му", "до 31-го марта") before the rules run.
+_RU_ORDINAL_STEMS = {
+    "перв": 1, "втор": 2, "трет": 3, "четверт": 4, "пят": 5, "шест": 6, "седьм": 7, "восьм": 8,
+    "девят": 9, "десят": 10, "одиннадцат": 11, "двенадцат": 12, "тринадцат": 13,
+    "четырнадцат": 14, "пятнадцат": 15, "шестнадцат": 16, "семнадцат": 17, "восемнадцат": 18,
+    "девятнадцат": 19, "двадцат": 20, "тридцат": 30,
+}
+_RU_ORDINAL = re.compile(
+    r"\b(?:(?P<tens>двадцать|тридцать)\s+)?(?P<stem>" + "|".join(
+        sorted(_RU_ORDINAL_STEMS, key=len, reverse=True)) + r")(?:ь?его|ого|ому|ьему|ему)\b")
+
+
+def _ordinals_as_digits(text: str) -> str:
+    def digits(match: re.Match[str]) -> str:
+        day = _RU_ORDINAL_STEMS[match["stem"]] + {"двадцать": 20, "тридцать": 30}.get(
+            match["tens"] or "", 0)
+        ending = "му" if match.group(0).endswith("му") else "го"
+        return f"{day}-{ending}" if day <= 31 else match.group(0)
+
+    return _RU_ORDINAL.sub(digits, text)
 
 _NUMBER_WORDS: dict[str, int] = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -178,13 +205,83 @@ def resolve_due(phrase: str | None, meeting_date: date | None) -> date | None:
     """
     if not isinstance(phrase, str):
         return None
-    text = _normalized(phrase)
+    text = _ordinals_as_digits(_normalized(phrase))
     meeting = _as_date(meeting_date)
     for rule in _RULES:
         due = rule(text, meeting)
         if due is not None:
             return due
     return None
+
+
+class FoundDue(NamedTuple):
+    """A deadline found in running text: the phrase as said, and the date it means (None when
+    the phrase names no single day, or the meeting date is unknown)."""
+
+    phrase: str
+    due: date | None
+
+
+_WORD = re.compile(r"[^\s,;:!?()«»\"]+")
+# Words that make the date that follows a start, not a deadline ("after April 20").
+_NOT_A_DEADLINE = {"after", "from", "starting", "since", "после", "с", "со", "начиная"}
+# Words that say the date is a deadline, kept with the phrase ("by Friday", "до пятницы").
+_DEADLINE_WORDS = {"by", "on", "before", "until", "till", "through", "for", "in", "within",
+                   "до", "к", "ко", "в", "во", "на", "через", "не позже", "не позднее"}
+_LONGEST_PHRASE = 7
+
+
+def find_due(text: str, meeting_date: date | None) -> FoundDue | None:
+    """The first deadline said in `text` ("…and open a PR by Thursday" -> "by Thursday"),
+    with its date; None when there is none. The phrase is the fewest words from which
+    resolve_due reads a date (with the preposition before it), as they appear in `text`."""
+    words = list(_WORD.finditer(text))
+    for end in range(1, len(words) + 1):  # the deadline that ends first...
+        for start in range(end - 1, max(-1, end - 1 - _LONGEST_PHRASE), -1):  # ...shortest
+            phrase = text[words[start].start():words[end - 1].end()].rstrip(".")
+            if _has_relative_cue(phrase) is False:
+                continue
+            due = resolve_due(phrase, meeting_date)
+            if due is None and not _names_a_day(phrase):
+                continue
+            before = words[start - 1].group().lower() if start else ""
+            if before in _NOT_A_DEADLINE:
+                break
+            # Words next to it can change the day ("EOD tomorrow", "Friday next week", "тридцать
+            # первого"); never across a comma or a full stop.
+            for longer in range(end + 1, min(len(words), end + 3) + 1):
+                if _PAUSE.search(text[words[longer - 2].end():words[longer - 1].start()]):
+                    break
+                wider = text[words[start].start():words[longer - 1].end()].rstrip(".")
+                if resolve_due(wider, meeting_date) not in (None, due):
+                    end, due = longer, resolve_due(wider, meeting_date)
+            for earlier in range(start - 1, max(-1, start - 3), -1):
+                if _PAUSE.search(text[words[earlier].end():words[earlier + 1].start()]):
+                    break
+                wider = text[words[earlier].start():words[end - 1].end()].rstrip(".")
+                if resolve_due(wider, meeting_date) not in (None, due):
+                    start, due = earlier, resolve_due(wider, meeting_date)
+            before = words[start - 1].group().lower() if start else ""
+            first = start - 1 if before in _DEADLINE_WORDS else start
+            return FoundDue(text[words[first].start():words[end - 1].end()].rstrip(".,"), due)
+    return None
+
+
+_PAUSE = re.compile(r"[,;:.!?]")
+
+
+def _has_relative_cue(phrase: str) -> bool | None:
+    """False for a phrase that cannot be a deadline on its own: a lone preposition or filler
+    word; None when it is worth asking resolve_due."""
+    return False if _normalized(phrase) in _DEADLINE_WORDS else None
+
+
+def _names_a_day(phrase: str) -> bool:
+    """A phrase that names a day without the meeting date to count from ("tomorrow" in notes
+    with no date): still the deadline as said."""
+    text = _ordinals_as_digits(_normalized(phrase))
+    return any(p.search(text) for p in (_TOMORROW, _DAY_AFTER_TOMORROW, _TODAY, _WEEKDAY,
+                                        _THIS_WEEK, _NEXT_WEEK))
 
 
 def meeting_date_in(text: str) -> date | None:

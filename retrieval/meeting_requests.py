@@ -3,6 +3,7 @@ notes sent inline), read into numbered segments, and the work done for it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -14,16 +15,20 @@ from ingest.formats import parse_text_upload
 from ingest.sandbox import parse_isolated
 from ingest.text import decode_text
 from retrieval.commitments import extract_commitments
-from retrieval.meetings import Meeting, Segment, meeting_from_document
+from retrieval.local_models import BUNDLED
+from retrieval.meetings import Meeting, Segment, meeting_from_document, title_in
 from retrieval.runtime import Runtime
-from retrieval.summaries import map_messages, meeting_parts, summarize
+from retrieval.summaries import NoUsableSummary, map_messages, meeting_parts, summarize
 
 Task = Literal["summarize", "commitments"]
+# The names notes get when nobody named them: pasted in the page, or sent from Slack.
+UNNAMED = ("meeting notes", "notes from Slack")
 Progress = Callable[[float], None]
 
 
 class MeetingInputError(Exception):
-    """A request docchat cannot work on; `status` is the HTTP status it maps to."""
+    """A request docchat cannot work on (or a model that could not do it); `status` is the
+    HTTP status it maps to."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -67,6 +72,9 @@ def load_meeting(runtime: Runtime, request: MeetingRequest) -> Meeting:
         raw_text = request.text or ""
         document = _parse(lambda: parse_text_upload(raw_text or "", "inline", request.filename))
     meeting = meeting_from_document(document, raw_text, _date(request.meeting_date))
+    if request.document_id is None and request.filename in UNNAMED:
+        # Pasted notes have no file name: their first line usually says what they are.
+        meeting = dataclasses.replace(meeting, title=title_in(raw_text) or meeting.title)
     if not meeting.segments:
         raise MeetingInputError(422, "empty_meeting",
                                 f"{document.filename} has no text to work with.")
@@ -90,8 +98,15 @@ def _date(value: str | None) -> date | None:
                                 "'meeting_date' must be an ISO date like 2026-03-12.") from exc
 
 
+TOO_SMALL = (f"The summary comes from the bundled model ({BUNDLED.alias}), which is too small "
+             "to summarize reliably: decisions and open questions may be missing or wrong. "
+             "Commitments do not depend on the model. For better summaries serve a larger "
+             "model: README, Models (make serve MODEL=quality, or vLLM).")
+
+
 def parts_needed(runtime: Runtime, meeting: Meeting) -> int:
-    """How many requests to the model the meeting takes: more than one means map-reduce."""
+    """How many requests to the model the meeting's summary takes: more than one means
+    map-reduce."""
     s = runtime.settings
     parts = meeting_parts(runtime.chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
                           map_messages(meeting, [Segment(0, "")]))
@@ -105,16 +120,18 @@ def run(runtime: Runtime, request: MeetingRequest, meeting: Meeting | None = Non
     s, chat = runtime.settings, runtime.chat
     report = progress or (lambda _: None)
     if request.task == "commitments":
-        found = extract_commitments(chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
-                                    report)
+        found = extract_commitments(meeting, report)
         return {"title": meeting.title, **found.to_json()}
-    summary = summarize(chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
-                        lambda done: report(0.5 * done))
-    found = extract_commitments(chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
-                                lambda done: report(0.5 + 0.5 * done))
+    try:
+        summary = summarize(chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
+                            lambda done: report(0.9 * done))
+    except NoUsableSummary as exc:
+        raise MeetingInputError(422, "model_output_unusable", str(exc)) from exc
+    found = extract_commitments(meeting, lambda done: report(0.9 + 0.1 * done))
     body = summary.to_json()
     commitments = found.to_json()
-    body["warnings"] = [*summary.warnings, *found.warnings]
+    too_small = [TOO_SMALL] if chat.model == BUNDLED.alias else []
+    body["warnings"] = [*too_small, *summary.warnings, *found.warnings]
     for key in ("commitments", "dropped_unverified", "meeting_date"):
         body[key] = commitments[key]
     return body

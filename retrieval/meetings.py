@@ -68,6 +68,28 @@ def meeting_from_document(document: Document, raw_text: str | None = None,
     return Meeting(document.filename, unit, segments, found, language_of(body))
 
 
+_HEADING = re.compile(r"^#{1,6}\s+(.+)$")
+_TURN = re.compile(r"^[-*•\s]*\**[^\W\d][\w .'’-]{0,40}\**\s*:\s")
+
+
+def title_in(text: str | None) -> str | None:
+    """The notes' own title: their first line, when it is a heading or a short line that is
+    nobody's turn ("# Sprint 14 planning", "Weekly sync, 2026-11-20"); None for transcripts
+    and exports, and for notes that start with a turn."""
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            return heading.group(1).strip(" *_") or None
+        if (len(line) > 100 or _TURN.match(line) or line.upper().startswith("WEBVTT")
+                or line[0] in "{[" or line.isdigit()):
+            return None
+        return line.strip(" *_") or None
+    return None
+
+
 def _first_dated_turn(document: Document) -> date | None:
     for turn in document.turns[:5]:
         if turn.start and re.match(r"\d{4}-\d{2}-\d{2}", turn.start):

@@ -155,10 +155,10 @@ def summarize(chat: ChatModel, meeting: Meeting, reply_tokens: int, part_tokens:
     parts = meeting_parts(chat, meeting, reply_tokens, part_tokens, empty_prompt)
     result = MeetingSummary(meeting.title, meeting.unit, "", parts=len(parts), model=chat.model)
     drafts: list[str] = []
+    failed: list[tuple[int, int]] = []
     for number, part in enumerate(parts, start=1):
         pairs = ask_per_part(chat, lambda p: map_messages(meeting, p), DraftSummary, part,
-                             reply_tokens, meeting.unit, result.warnings,
-                             "gave no valid decisions or open questions")
+                             reply_tokens, failed)
         for piece, draft in pairs:
             drafts.append(draft.summary.strip())
             first, last = part_range(piece)
@@ -172,9 +172,15 @@ def summarize(chat: ChatModel, meeting: Meeting, reply_tokens: int, part_tokens:
     result.open_questions = _unique(result.open_questions)
     drafts = [d for d in drafts if d]
     if not drafts:
-        result.warnings.append("The language model wrote no usable summary of this meeting; "
-                               "a larger model (DOCCHAT_LLM_BASE_URL) does better.")
-    result.summary = "" if not drafts else drafts[0] if len(drafts) == 1 else _reduce(
+        raise NoUsableSummary(
+            f"The language model ({chat.model}) wrote nothing usable as a summary of this "
+            "meeting. A larger model does better: see the README, Models.")
+    if failed:
+        result.warnings.append(
+            f"The language model did not return usable decisions and open questions for "
+            f"{ranges_text(meeting.unit, failed)} ({len(failed)} of {len(parts)} parts): their "
+            "summary is there, their decisions and open questions may be missing.")
+    result.summary = drafts[0] if len(drafts) == 1 else _reduce(
         chat, meeting.language, drafts, reply_tokens)
     report(1.0)
     return result
@@ -207,11 +213,11 @@ def _plain_summary(chat: ChatModel, meeting: Meeting, part: list[Segment],
 
 
 def ask_per_part(chat: ChatModel, messages: Callable[[list[Segment]], list[BaseMessage]],
-                 schema: type[Draft], part: list[Segment], reply_tokens: int, unit: str,
-                 warnings: list[str], failure: str) -> list[tuple[list[Segment], Draft]]:
+                 schema: type[Draft], part: list[Segment], reply_tokens: int,
+                 failed: list[tuple[int, int]]) -> list[tuple[list[Segment], Draft]]:
     """The model's structured reply for a part, as (segments, reply) pairs: one pair, or more
     when the server finds the part too long and it is halved and retried. A part whose reply
-    does not validate adds '<unit>s a-b <failure>: why' to `warnings` and gives no pair."""
+    does not validate gives no pair: its range goes to `failed`, the reason to the log."""
     try:
         return [(part, chat.structured(messages(part), schema, max_tokens=reply_tokens))]
     except ContextOverflow:
@@ -220,11 +226,23 @@ def ask_per_part(chat: ChatModel, messages: Callable[[list[Segment]], list[BaseM
         log.info("a part of %d segments overflowed the context window: halving it", len(part))
         half = len(part) // 2
         return [pair for piece in (part[:half], part[half:]) for pair in ask_per_part(
-            chat, messages, schema, piece, reply_tokens, unit, warnings, failure)]
+            chat, messages, schema, piece, reply_tokens, failed)]
     except StructuredOutputError as exc:
-        first, last = part_range(part)
-        warnings.append(f"{unit}s {first}-{last} {failure}: {exc}")
+        failed.append(part_range(part))
+        log.warning("segments %d-%d: %s", *part_range(part), exc)
         return []
+
+
+class NoUsableSummary(RuntimeError):
+    """The model answered, but nothing it wrote could be used as a summary."""
+
+
+def ranges_text(unit: str, ranges: list[tuple[int, int]]) -> str:
+    """'turns 0-12 and 13-30', 'page 4' — where, in words."""
+    names = [f"{a}" if a == b else f"{a}-{b}" for a, b in ranges]
+    many = len(ranges) > 1 or ranges[0][0] != ranges[0][1]
+    joined = ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+    return f"{unit}{'s' if many else ''} {joined}"
 
 
 def _points(drafts: list[DraftPoint], first: int, last: int) -> list[Point]:

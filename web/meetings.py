@@ -79,7 +79,10 @@ def _meeting(task: Task) -> tuple[Response, int]:
         meeting = load_meeting(runtime, meeting_request)
     except MeetingInputError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
-    if mode == "background" or (mode == "auto" and parts_needed(runtime, meeting) > 1):
+    # Commitments are read without the model, at once; a summary of a long meeting takes
+    # several requests to it and goes to the background.
+    if mode == "background" or (mode == "auto" and task == "summarize"
+                                and parts_needed(runtime, meeting) > 1):
         return _queue(runtime, meeting_request)
     return _formatted(run(runtime, meeting_request, meeting))
 
