@@ -281,9 +281,18 @@ def _what(quote: str, candidate: Candidate) -> str:
                           r"volunteered to|offered to|is going to|is taking|to)\s+", "", rest,
                           flags=re.I)
             text = rest if rest.strip() else text
+    else:
+        # "Legal still has the draft, I'll chase them today": the task starts at the promise.
+        promise = _PROMISE_START.search(text)
+        if promise is not None and promise.start() > 0:
+            text = text[promise.start():]
     for _ in range(3):
         text = _SUBJECT.sub("", _LEADING.sub("", text.strip()))
     return (text[:1].lower() + text[1:]).strip() if text else quote
+
+
+_PROMISE_START = re.compile(r"\b(?:i'll|i will|i'm going to|i am going to|let me|i can have)\b",
+                            re.I)
 
 
 _ASKING = re.compile(

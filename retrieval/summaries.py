@@ -155,18 +155,21 @@ def summarize(chat: ChatModel, meeting: Meeting, reply_tokens: int, part_tokens:
     parts = meeting_parts(chat, meeting, reply_tokens, part_tokens, empty_prompt)
     result = MeetingSummary(meeting.title, meeting.unit, "", parts=len(parts), model=chat.model)
     drafts: list[str] = []
-    failed: list[tuple[int, int]] = []
+    plain: list[tuple[int, int]] = []  # pieces summarized as plain text
+    lost: list[tuple[int, int]] = []  # pieces with no summary at all
     for number, part in enumerate(parts, start=1):
-        pairs = ask_per_part(chat, lambda p: map_messages(meeting, p), DraftSummary, part,
-                             reply_tokens, failed)
-        for piece, draft in pairs:
+        failed: list[list[Segment]] = []
+        for piece, draft in ask_per_part(chat, lambda p: map_messages(meeting, p),
+                                         DraftSummary, part, reply_tokens, failed):
             drafts.append(draft.summary.strip())
             first, last = part_range(piece)
             result.decisions.extend(_points(draft.decisions, first, last))
             result.open_questions.extend(_points(draft.open_questions, first, last))
-        if not pairs:
-            # A model too small for the JSON can still write a plain summary of the part.
-            drafts.append(_plain_summary(chat, meeting, part, reply_tokens))
+        for piece in failed:
+            # A model too small for the JSON can still write a plain summary of the piece.
+            text = _plain_summary(chat, meeting, piece, reply_tokens)
+            drafts.append(text)
+            (plain if text else lost).append(part_range(piece))
         report(0.9 * number / len(parts))
     result.decisions = _unique(result.decisions)
     result.open_questions = _unique(result.open_questions)
@@ -175,11 +178,15 @@ def summarize(chat: ChatModel, meeting: Meeting, reply_tokens: int, part_tokens:
         raise NoUsableSummary(
             f"The language model ({chat.model}) wrote nothing usable as a summary of this "
             "meeting. A larger model does better: see the README, Models.")
-    if failed:
+    if plain:
         result.warnings.append(
             f"The language model did not return usable decisions and open questions for "
-            f"{ranges_text(meeting.unit, failed)} ({len(failed)} of {len(parts)} parts): their "
-            "summary is there, their decisions and open questions may be missing.")
+            f"{ranges_text(meeting.unit, plain)}: they are summarized, but their decisions and "
+            "open questions may be missing.")
+    if lost:
+        result.warnings.append(
+            f"The language model wrote nothing usable for {ranges_text(meeting.unit, lost)}: "
+            "the summary leaves them out.")
     result.summary = drafts[0] if len(drafts) == 1 else _reduce(
         chat, meeting.language, drafts, reply_tokens)
     report(1.0)
@@ -214,10 +221,10 @@ def _plain_summary(chat: ChatModel, meeting: Meeting, part: list[Segment],
 
 def ask_per_part(chat: ChatModel, messages: Callable[[list[Segment]], list[BaseMessage]],
                  schema: type[Draft], part: list[Segment], reply_tokens: int,
-                 failed: list[tuple[int, int]]) -> list[tuple[list[Segment], Draft]]:
+                 failed: list[list[Segment]]) -> list[tuple[list[Segment], Draft]]:
     """The model's structured reply for a part, as (segments, reply) pairs: one pair, or more
-    when the server finds the part too long and it is halved and retried. A part whose reply
-    does not validate gives no pair: its range goes to `failed`, the reason to the log."""
+    when the server finds the part too long and it is halved and retried. A piece whose reply
+    does not validate gives no pair: it goes to `failed`, the reason to the log."""
     try:
         return [(part, chat.structured(messages(part), schema, max_tokens=reply_tokens))]
     except ContextOverflow:
@@ -228,7 +235,7 @@ def ask_per_part(chat: ChatModel, messages: Callable[[list[Segment]], list[BaseM
         return [pair for piece in (part[:half], part[half:]) for pair in ask_per_part(
             chat, messages, schema, piece, reply_tokens, failed)]
     except StructuredOutputError as exc:
-        failed.append(part_range(part))
+        failed.append(part)
         log.warning("segments %d-%d: %s", *part_range(part), exc)
         return []
 

@@ -84,7 +84,11 @@ def _meeting(task: Task) -> tuple[Response, int]:
     if mode == "background" or (mode == "auto" and task == "summarize"
                                 and parts_needed(runtime, meeting) > 1):
         return _queue(runtime, meeting_request)
-    return _formatted(run(runtime, meeting_request, meeting))
+    try:
+        result = run(runtime, meeting_request, meeting)
+    except MeetingInputError as exc:  # the model wrote nothing usable, say
+        raise ApiError(exc.status, exc.code, exc.message) from exc
+    return _formatted(result)
 
 
 def _fields() -> dict[str, Any]:

@@ -1,5 +1,10 @@
 """Meeting summaries and commitments through the API with the real LLM server: valid output,
-quotes that really occur in the turns they cite, background jobs, exports and clear errors."""
+quotes that really occur in the turns they cite, background jobs, exports and clear errors.
+
+The LLM here is the bundled SmolLM2-135M, which often gives no decisions or open questions at
+all; what docchat does with the turn numbers a model gives is checked with scripted replies in
+tests/retrieval/test_llm_branches.py. Commitments are read without the model, so the ones the
+notes hold are asserted here."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import pytest
 from ingest.formats import parse_text_upload
 from retrieval.commitments import normalize
 from retrieval.llm import ChatModel
-from retrieval.meeting_requests import MeetingRequest, load_meeting, run
+from retrieval.meeting_requests import TOO_SMALL, MeetingRequest, load_meeting, run
 from retrieval.runtime import Runtime
 from retrieval.summaries import map_messages, meeting_parts
 from tests.conftest import EVAL, TEST_DATA, wait_until
@@ -31,8 +36,14 @@ def turns_of(text: str, name: str = "notes.md") -> list:
     return parse_text_upload(text, "x", name).turns
 
 
+# (who, due) of the promises in NOTES when the meeting was on 2026-06-03: Anna's deck by
+# Friday, Boris's pricing table tomorrow; "Let's review..." is a plan of "us", no promise.
+NOTES_PROMISES = [("Anna", "2026-06-05"), ("Boris", "2026-06-04")]
+
+
 def assert_commitments_are_verified(items: list[dict], text: str) -> None:
-    """Each item has every field, and its quote occurs in the turn it cites."""
+    """There are items; each has every field, and its quote occurs in the turn it cites."""
+    assert items, "the notes hold commitments"
     turns = turns_of(text)
     for item in items:
         assert set(item) >= {"who", "what", "to_whom", "due", "due_text", "quote",
@@ -41,18 +52,20 @@ def assert_commitments_are_verified(items: list[dict], text: str) -> None:
         assert normalize(item["quote"]) in normalize(cited), item
 
 
-def test_summary_has_points_on_real_turns_and_verified_commitments(client, settings) -> None:
+def test_summary_has_text_the_small_model_warning_and_verified_commitments(client,
+                                                                          settings) -> None:
     response = client.post("/api/meetings/summarize", json={
         "text": NOTES, "filename": "notes.md", "meeting_date": "2026-06-03", "mode": "wait"})
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert isinstance(body["summary"], str) and body["summary"].strip()
     assert body["model"] == settings.llm_model and body["parts"] == 1
-    last = len(turns_of(NOTES)) - 1
-    for point in body["decisions"] + body["open_questions"]:
-        assert 0 <= point["turn_start"] <= point["turn_end"] <= last
+    # The bundled model's decisions and open questions are not to be trusted, and it says so.
+    assert TOO_SMALL in body["warnings"]
+    assert isinstance(body["decisions"], list) and isinstance(body["open_questions"], list)
     assert isinstance(body["dropped_unverified"], int) and body["dropped_unverified"] >= 0
     assert body["meeting_date"] == "2026-06-03"
+    assert [(c["who"], c["due"]) for c in body["commitments"]] == NOTES_PROMISES
     assert_commitments_are_verified(body["commitments"], NOTES)
 
 
@@ -62,8 +75,9 @@ def test_russian_notes_give_valid_commitments(client) -> None:
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert_commitments_are_verified(body["commitments"], RUSSIAN)
-    for item in body["commitments"]:
-        assert item["due"] is None or item["due"] >= "2026-03-12"
+    # Boris's contract "уже отправил вчера" is done, not promised.
+    assert [(c["who"], c["due"], c["due_text"]) for c in body["commitments"]] == [
+        ("Анна", "2026-03-13", "до пятницы"), ("Вера", "2026-03-16", "к понедельнику")]
 
 
 def test_commitments_export_as_csv_and_markdown(client) -> None:
@@ -73,9 +87,14 @@ def test_commitments_export_as_csv_and_markdown(client) -> None:
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0] == ["who", "what", "to_whom", "due", "due_text", "quote", "where"]
+    assert [(row[0], row[5], row[6]) for row in rows[1:]] == [
+        ("Anna", "I'll send the deck by Friday.", "turn 1"),
+        ("Boris", "I will share it tomorrow.", "turn 2")]
     markdown = client.post("/api/meetings/commitments?format=md", json={"text": NOTES})
     assert markdown.mimetype == "text/markdown"
-    assert markdown.get_data(as_text=True).startswith("# Commitments: ")
+    document = markdown.get_data(as_text=True)
+    assert document.startswith("# Commitments: ")
+    assert "I'll send the deck by Friday." in document and "I will share it tomorrow." in document
 
 
 def test_background_job_reports_progress_and_its_result(client) -> None:
@@ -91,13 +110,16 @@ def test_background_job_reports_progress_and_its_result(client) -> None:
 
     job = wait_until(done, 300, 0.5, what="the meeting job")
     assert job["status"] == "done", job
-    assert job["progress"] == 1.0 and job["result"]["summary"]
+    assert job["progress"] == 1.0 and job["result"]["summary"].strip()
+    assert TOO_SMALL in job["result"]["warnings"]
     assert_commitments_are_verified(job["result"]["commitments"], NOTES)
     exported = client.get(f"{body['status_url']}?format=csv")
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
+    assert [row[0] for row in rows[1:]] == [c["who"] for c in job["result"]["commitments"]]
 
 
-def test_uploaded_meeting_is_summarized_by_document_id(client) -> None:
+def test_commitments_of_an_uploaded_meeting_are_read_by_document_id(client) -> None:
     upload = client.post("/api/documents", data={
         "file": (io.BytesIO((TEST_DATA / "standup.vtt").read_bytes()), "standup.vtt"),
         "collection": "meetings-api"}, content_type="multipart/form-data")
@@ -107,7 +129,11 @@ def test_uploaded_meeting_is_summarized_by_document_id(client) -> None:
     assert response.status_code == 200, response.get_json()
     text = (TEST_DATA / "standup.vtt").read_text()
     turns = parse_text_upload(text, "x", "standup.vtt").turns
-    for item in response.get_json()["commitments"]:
+    items = response.get_json()["commitments"]
+    quotes = {(item["who"], item["quote"]) for item in items}
+    assert {("Boris Ivanov", "I'll send the deck to the client by Friday."),
+            ("Chen Wu", "I will fix it before the demo.")} <= quotes
+    for item in items:
         cited = " ".join(t.text for t in turns[item["turn_start"]:item["turn_end"] + 1])
         assert normalize(item["quote"]) in normalize(cited)
 
@@ -121,9 +147,7 @@ def test_long_meeting_is_map_reduced_in_parts(settings, embedder) -> None:
     body = run(runtime, request)
     assert body["parts"] > 2
     assert body["summary"].strip()
-    last = len(turns_of(text)) - 1
-    for point in body["decisions"] + body["open_questions"]:
-        assert 0 <= point["turn_start"] <= point["turn_end"] <= last
+    assert TOO_SMALL in body["warnings"]
 
 
 def test_three_hour_transcript_parts_all_fit_the_context_window(settings, embedder) -> None:

@@ -132,7 +132,7 @@ def test_summarize_pasted_notes_delivers_summary_and_commitments(client, slack) 
     (post,) = slack.wait_for(path)
     blocks = assert_valid_block_kit(post.body)
     assert blocks[0]["type"] == "header"
-    assert blocks[0]["text"]["text"] == "Summary: notes from Slack"
+    assert blocks[0]["text"]["text"] == "Summary: Weekly sync — 3 June"  # the notes' heading
     assert blocks[1]["type"] == "section" and blocks[1]["text"]["text"].strip()
     assert any(b["type"] == "section" and b["text"]["text"].startswith("*Commitments*")
                for b in blocks)
