@@ -254,8 +254,11 @@ def test_models_list_shows_each_model_its_size_and_whether_it_is_here(tmp_path: 
 def test_make_serve_model_quality_pulls_then_serves_it_and_plain_make_serve_is_unchanged(
         ) -> None:
     def recipe(*variables: str) -> str:
-        done = subprocess.run(["make", "-n", "serve", *variables], cwd=REPO, text=True,
-                              capture_output=True, check=True)
+        # Run from `make test`, make would pass its own flags down and announce directories.
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS",
+                                                                "MAKELEVEL")}
+        done = subprocess.run(["make", "--no-print-directory", "-n", "serve", *variables],
+                              cwd=REPO, text=True, capture_output=True, check=True, env=env)
         return done.stdout
 
     assert recipe().splitlines()[-1] == ".venv/bin/docchat serve"
