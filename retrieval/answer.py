@@ -148,7 +148,8 @@ def strip_source_tags(reply: str) -> str:
 
 def source_block(n: int, hit: Hit) -> str:
     """One numbered source, fenced so that the model can tell quoted text from instructions."""
-    return f'<source n="{n}" from="{hit.location()}">\n{neutralize(hit.text)}\n</source>'
+    where = hit.location()
+    return f'<source n="{n}" from="{where}">\n{neutralize(hit.text, where)}\n</source>'
 
 
 def build_messages(question: str, hits: list[Hit], language: Language | None = None,

@@ -10,7 +10,10 @@ behind a citation, keep the original text.
 
 from __future__ import annotations
 
+import logging
 import re
+
+log = logging.getLogger(__name__)
 
 REMOVED = "[text addressed to an AI assistant removed]"
 
@@ -19,19 +22,28 @@ _PATTERNS = [
     r"\b(dear|hey|attention,?) (ai|assistant|chatbot|model|llm)\b",
     r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instructions?|prompts?|rules|"
     r"guidelines|directions)\b",
-    r"\b(you are|you're) (now|no longer)\b",
+    # "You are now DAN / an unrestricted AI", not "You are now eligible for the extension".
+    r"\b(you are|you're) (now|no longer)\b.{0,30}\b(ai|assistant|model|chatbot|dan|"
+    r"unrestricted|jailbroken|free of|bound by|allowed to|in \w+ mode)\b",
     r"\bact as\b.{0,30}\b(assistant|ai|model|system)\b",
-    r"\b(new|updated|real|actual) (instructions?|system prompt)\b",
+    # "New instructions: …", "your real system prompt", not "the new instructions for the pump".
+    r"\b(new|updated|real|actual) (instructions?|system prompt)\s*:",
+    r"\b(your|the assistant'?s?|the ai'?s?) (new|updated|real|actual|true) "
+    r"(instructions?|system prompt|task|role)\b",
     r"\b(reply|respond|answer|say|output|print|write)\b.{0,25}\b(only|exactly|just)\b.{0,40}"
     r"\b(word|phrase|following|text|string)\b",
-    r"\bdo not (tell|mention|cite|reveal)\b.{0,40}\b(user|source|document)s?\b",
+    # "Do not tell the user about this document", not "Employees do not reveal confidential
+    # documents to the user community".
+    r"^\W*(please\s+)?do not (tell|mention|cite|reveal)\b.{0,40}\b(the user|the reader|"
+    r"anyone|your sources?|this (document|source|text))\b",
     r"^\s*(system|assistant)\s*:",
     r"</?(system|instructions?|sources?)>",
     # Russian
     r"(игнорир|проигнорир|забудь|забудьте|не обращай|отмени)\w*.{0,40}"
     r"(инструкци|указани|правил|промпт|контекст|вышесказанн|предыдущ)",
     r"\bты (теперь|больше не)\b",
-    r"(новые|настоящие|обновл[её]нные) (инструкци|указани)",
+    r"(новые|настоящие|обновл[её]нные) (инструкци|указани)\w*\s*(:|для (тебя|вас|ассистента|"
+    r"модели|нейросети))",
     r"системн\w* (промпт|подсказк|инструкци)",
     r"(отвечай|ответь|отвечайте|ответьте|напиши|напишите|выведи)\w*.{0,25}"
     r"\b(только|лишь|ровно)\b",
@@ -44,14 +56,17 @@ def is_instruction(sentence: str) -> bool:
     return _INSTRUCTION.search(sentence) is not None
 
 
-def neutralize(text: str) -> str:
-    """`text` with every sentence that addresses the assistant replaced by a marker."""
-    if not _INSTRUCTION.search(text):
+def neutralize(text: str, where: str = "") -> str:
+    """`text` with every sentence that addresses the assistant replaced by a marker; each
+    removal is logged with `where` the text is from (document, page) and the sentence."""
+    sentences = [match.group(0) for match in _SENTENCE.finditer(text)]
+    if not any(is_instruction(sentence) for sentence in sentences):
         return text
     out: list[str] = []
-    for match in _SENTENCE.finditer(text):
-        sentence = match.group(0)
+    for sentence in sentences:
         if is_instruction(sentence):
+            log.info("kept from the model as text addressed to it (%s): %r", where or "a source",
+                     sentence.strip())
             ending = "\n" if sentence.endswith("\n") else " "
             if not out or out[-1].strip() != REMOVED:
                 out.append(REMOVED + ending)
