@@ -16,7 +16,7 @@ import numpy as np
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
-from retrieval.attribution import attribute
+from retrieval.attribution import attribute, renumbered
 from retrieval.injection import neutralize
 from retrieval.language import Language, language_of
 from retrieval.llm import ChatModel, ContextOverflow
@@ -295,11 +295,13 @@ class Answerer:
                 if parts or attempt == 2 or len(hits) == 0:
                     raise
                 hits = fit_budget(hits, sum(len(h.text) for h in hits) // 2) or hits[:1]
-        attribution = attribute(strip_source_tags("".join(parts)), hits, self.retriever.embedder,
-                                self.min_citation_similarity)
+        attribution, sources = renumbered(attribute(
+            strip_source_tags("".join(parts)), hits, self.retriever.embedder,
+            self.min_citation_similarity))
         yield Answer(
             answer=attribution.text,
-            citations=[Citation(n=n, hit=hits[n - 1], by=by) for n, by in attribution.cited],
+            citations=[Citation(n=n, hit=hits[sources[n - 1] - 1], by=by)
+                       for n, by in attribution.cited],
             language=language, standalone_question=query, grounded=True,
             context=[hit.ref() for hit in hits],
         )

@@ -89,3 +89,18 @@ def _append_marker(sentence: str, n: int) -> str:
     trailing = sentence[len(stripped):]
     body, stop = (stripped[:-1], stripped[-1]) if stripped[-1:] in ".!?" else (stripped, "")
     return f"{body} [{n}]{stop}{trailing}"
+
+
+def renumbered(attribution: Attribution) -> tuple[Attribution, list[int]]:
+    """The same answer with its sources numbered 1..n in the order they are first cited, and,
+    for each new number, the source number it had ('[4] … [2]' reads '[1] … [2]' and gives
+    [4, 2]): a reader sees [1] first, whatever rank retrieval gave the passage."""
+    order = [n for n, _ in attribution.cited]
+    new = {old: i for i, old in enumerate(order, start=1)}
+
+    def rewrite(match: re.Match[str]) -> str:
+        numbers = [new[int(x)] for x in match.group(1).split(",") if int(x) in new]
+        return f" [{', '.join(str(n) for n in numbers)}]" if numbers else ""
+
+    text = _CITATION.sub(rewrite, attribution.text)
+    return Attribution(text, [(new[n], by) for n, by in attribution.cited]), order

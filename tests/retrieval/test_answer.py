@@ -4,7 +4,13 @@ uncited sentence is tied to the passage that supports it, if one does."""
 from __future__ import annotations
 
 from retrieval.answer import Citation, build_messages, strip_source_tags
-from retrieval.attribution import attribute, cited_numbers, split_sentences
+from retrieval.attribution import (
+    Attribution,
+    attribute,
+    cited_numbers,
+    renumbered,
+    split_sentences,
+)
 from retrieval.search import Hit
 
 PASSAGES = [
@@ -74,3 +80,13 @@ def test_source_fences_a_model_copies_from_its_prompt_are_removed() -> None:
              "claims@example.org [1].</source>")
     assert strip_source_tags(reply) == ("The warranty is 24 months [1]. Claims go to "
                                         "claims@example.org [1].")
+
+
+def test_sources_are_renumbered_in_the_order_the_answer_cites_them() -> None:
+    """Seen: a single source showed as [4] or [17], its retrieval rank."""
+    first = Attribution("It bent [3]. It skidded [1]. Both [3, 1]. Then [1][3].",
+                        [(3, "model"), (1, "match")])
+    result, sources = renumbered(first)
+    assert result.text == "It bent [1]. It skidded [2]. Both [1, 2]. Then [2] [1]."
+    assert result.cited == [(1, "model"), (2, "match")] and sources == [3, 1]
+    assert renumbered(Attribution("No sources.", [])) == (Attribution("No sources.", []), [])
