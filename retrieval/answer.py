@@ -181,10 +181,23 @@ def clean_rewrite(reply: str, question: str, history: Sequence[Message]) -> str:
     line = next((ln for ln in reply.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^\s*(standalone question|question|вопрос|самостоятельный вопрос)\s*:\s*",
                   "", line, flags=re.I).strip().strip('"«»“”').strip()
-    if 3 <= len(line) <= 3 * len(question) + 300:
+    # A rewrite that is no question ("The probable cause of the accident is:") answered
+    # instead of rewriting: retrieval would search for the wrong thing.
+    if 3 <= len(line) <= 3 * len(question) + 300 and _is_question(line):
         return line
     earlier = next((m.content for m in reversed(history) if m.role == "user"), "")
     return f"{earlier.strip()} {question}".strip()
+
+
+_ASKS = re.compile(
+    r"^(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|could|"
+    r"will|would|should|has|have|had|list|name|give|show|tell|describe|explain|"
+    r"что|какой|какая|какое|какие|каков|кто|когда|где|почему|зачем|как|сколько|чей|чья|"
+    r"есть ли|был ли|была ли|было ли|перечисли|назови|опиши|объясни)\b", re.I)
+
+
+def _is_question(text: str) -> bool:
+    return text.rstrip().endswith("?") or bool(_ASKS.match(text.strip()))
 
 
 # Question words that say nothing about the topic.

@@ -111,6 +111,19 @@ def test_unusable_rewrite_falls_back_to_the_earlier_question_plus_this_one() -> 
     assert clean_rewrite("x" * 2000, "and Q2?", history) == "What was revenue in Q1? and Q2?"
 
 
+def test_a_rewrite_that_answers_instead_of_asking_falls_back() -> None:
+    """Seen: "And where did it happen?" came back as "The probable cause of the accident is:"."""
+    history = (Message("user", "What was the probable cause of the accident?"),
+               Message("assistant", "Loss of directional control [1]."))
+    assert clean_rewrite("The probable cause of the accident is:", "And where did it happen?",
+                         history) == ("What was the probable cause of the accident? And where "
+                                      "did it happen?")
+    assert clean_rewrite("Where did the accident happen", "And where did it happen?",
+                         history) == "Where did the accident happen"
+    assert clean_rewrite("Где произошла авария?", "А где это было?", history) == (
+        "Где произошла авария?")
+
+
 def test_relevance_is_the_better_of_cosine_and_word_overlap() -> None:
     question = np.array([1.0, 0.0], dtype=np.float32)
     passages = np.array([[0.2, 0.98], [0.1, 0.99]], dtype=np.float32)
