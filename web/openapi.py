@@ -58,14 +58,14 @@ def operations(spec: dict[str, Any]) -> list[Operation]:
             details = item[method]
             found.append(Operation(
                 method=method.upper(), path=path, details=details,
-                parameters=[_resolve(spec, p) for p in details.get("parameters", [])],
-                responses=[(status, _resolve(spec, r))
+                parameters=[resolve_ref(spec, p) for p in details.get("parameters", [])],
+                responses=[(status, resolve_ref(spec, r))
                            for status, r in details.get("responses", {}).items()],
             ))
     return found
 
 
-def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+def resolve_ref(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     """`node`, or what its local `$ref` (#/components/...) points to."""
     ref = node.get("$ref")
     if not ref:

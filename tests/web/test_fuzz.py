@@ -27,7 +27,7 @@ from retrieval.settings import Settings
 from tests.conftest import slack_signed, text_pdf
 from tests.scripted_llm import MODEL, ScriptedLLM
 from web import create_app
-from web.openapi import SPEC, Operation, operations
+from web.openapi import SPEC, Operation, operations, resolve_ref
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 SECRET = "fuzz-signing-secret"
@@ -139,13 +139,7 @@ def body_schema(op: Operation) -> tuple[list[str], set[str]]:
 
 
 def _resolved(schema: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref")
-    if not ref:
-        return schema
-    node: Any = SPEC
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part]
-    return dict(node)
+    return resolve_ref(SPEC, schema)
 
 
 def plausible(ids: dict[str, str]) -> dict[str, st.SearchStrategy[Any]]:

@@ -1,0 +1,15 @@
+"""Files that ship inside installed Python packages (the bundled embedding model and LLM):
+found by the package's location, never by importing it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+
+def package_folder(package: str) -> Path | None:
+    """Where an installed package's files are, or None when it is not installed."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
