@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PIP = $(VENV)/bin/python -m pip
 
-.PHONY: serve test install lint bench clean test-tools
+.PHONY: serve test test-fast install lint bench clean test-tools
 
 # `make serve MODEL=quality` serves Qwen2.5-Coder-1.5B-Instruct instead of the bundled SmolLM2
 # (fetched into data/models on first use, 1.1 GB; `docchat models list` shows what is here).
@@ -24,6 +24,11 @@ endif
 
 test: $(VENV)/.installed-test test-tools
 	$(VENV)/bin/python -m pytest
+
+# The quick tier while working (about 3 minutes on 2 cores): everything but tests/e2e, which
+# start whole services and a browser. `make test` runs both.
+test-fast: $(VENV)/.installed-test
+	$(VENV)/bin/python -m pytest -m "not e2e" --ignore=tests/e2e
 
 # Test tools from Debian: chromium for the browser tests (Playwright drives it and downloads
 # nothing), docker-compose to validate deploy/docker-compose.yml (no container engine needed).
