@@ -25,7 +25,7 @@ endif
 test: $(VENV)/.installed-test test-tools
 	$(VENV)/bin/python -m pytest
 
-# The quick tier while working (about 3 minutes on 2 cores): everything but tests/e2e, which
+# The quick tier while working (under 2 minutes on 2 cores): everything but tests/e2e, which
 # start whole services and a browser. `make test` runs both.
 test-fast: $(VENV)/.installed-test
 	$(VENV)/bin/python -m pytest -m "not e2e" --ignore=tests/e2e
