@@ -153,10 +153,9 @@ class Candidate:
 _CUE_STRENGTH = {"first_person": 0, "reported": 1, "accepted": 2, "action_item": 3}
 
 
-def find_candidates(lines: list[Line]) -> list[Candidate]:
+def find_candidates(lines: list[Line], participants: list[str]) -> list[Candidate]:
     """One candidate per line and promiser: the clauses with a cue that the rules let through,
     quoted as one stretch of the line."""
-    participants = sorted({line.speaker for line in lines if line.speaker})
     found: list[Candidate] = []
     recap_by: str | None = None  # who is summing up, while they go on talking
     for line in lines:
@@ -164,9 +163,8 @@ def find_candidates(lines: list[Line]) -> list[Candidate]:
             recap_by if line.speaker == recap_by else None)
         earlier = [(x.speaker, x.text) for x in lines[max(0, line.position - 3):line.position]]
         by_promiser: dict[str, list[Cue]] = {}
-        for cue in promise_cues(line.text, line.speaker, participants, earlier):
-            if recap_by is not None and cue.kind == "reported":
-                continue  # a recap repeats what others promised before
+        for cue in promise_cues(line.text, line.speaker, participants, earlier,
+                                in_recap=recap_by is not None):
             why = rules_out(cue.clause, cue.kind)
             if why is not None:
                 log.debug("not a promise (%s): %r", why, cue.clause)
@@ -252,7 +250,7 @@ _YOU = re.compile(r"\b(?:you|your|тебе|тебя|тобой|вам|вас|в�
 
 def describe(lines: list[Line], candidate: Candidate, meeting_date: date | None,
              participants: list[str]) -> Commitment:
-    """The item a judged candidate becomes."""
+    """The item a candidate becomes."""
     line, quote = candidate.line, candidate.quote
     request = _request_answered(lines, candidate)
     # The deadline said with the promise; else with the request it answers; else elsewhere in
@@ -262,7 +260,7 @@ def describe(lines: list[Line], candidate: Candidate, meeting_date: date | None,
              or find_due(line.text.replace(quote, " "), meeting_date))
     what = _what(quote, candidate)
     if candidate.kind == "accepted" and request is not None and len(what.split()) < 3:
-        what = _asked(request.text, candidate.promiser)  # "Ок, пришлю." takes the request's task
+        what = _asked(request.text)  # "Ок, пришлю." takes the request's task
     return Commitment(
         who=candidate.promiser, what=what, due_text=found.phrase if found
         else None, due=found.due.isoformat() if found and found.due else None,
@@ -300,7 +298,7 @@ _ASKING = re.compile(
     r"пожалуйста|возьмешь)\s*,?\s*", re.I)
 
 
-def _asked(request: str, promiser: str) -> str:
+def _asked(request: str) -> str:
     """The task a request asks for: "Оля, сможешь прислать смету до четверга?" -> "прислать
     смету до четверга"."""
     question = next((c for c in re.split(r"(?<=[.!])\s+", request) if "?" in c), request)
@@ -349,7 +347,7 @@ def extract_commitments(meeting: Meeting, progress: Progress | None = None) -> C
                          model="")
     lines = meeting_lines(meeting)
     participants = sorted({line.speaker for line in lines if line.speaker})
-    candidates = find_candidates(lines)
+    candidates = find_candidates(lines, participants)
     kept = [c for c in candidates if not withdrawn(lines, c)]
     found = drop_repeats([(c, describe(lines, c, meeting.date, participants)) for c in kept])
     result.items = [item for _, item in found]

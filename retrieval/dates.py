@@ -239,7 +239,7 @@ def find_due(text: str, meeting_date: date | None) -> FoundDue | None:
     for end in range(1, len(words) + 1):  # the deadline that ends first...
         for start in range(end - 1, max(-1, end - 1 - _LONGEST_PHRASE), -1):  # ...shortest
             phrase = text[words[start].start():words[end - 1].end()].rstrip(".")
-            if _has_relative_cue(phrase) is False:
+            if _normalized(phrase) in _DEADLINE_WORDS:  # "by", "до": no deadline on its own
                 continue
             due = resolve_due(phrase, meeting_date)
             if due is None and not _names_a_day(phrase):
@@ -252,15 +252,17 @@ def find_due(text: str, meeting_date: date | None) -> FoundDue | None:
             for longer in range(end + 1, min(len(words), end + 3) + 1):
                 if _PAUSE.search(text[words[longer - 2].end():words[longer - 1].start()]):
                     break
-                wider = text[words[start].start():words[longer - 1].end()].rstrip(".")
-                if resolve_due(wider, meeting_date) not in (None, due):
-                    end, due = longer, resolve_due(wider, meeting_date)
+                wider = resolve_due(text[words[start].start():words[longer - 1].end()]
+                                    .rstrip("."), meeting_date)
+                if wider not in (None, due):
+                    end, due = longer, wider
             for earlier in range(start - 1, max(-1, start - 3), -1):
                 if _PAUSE.search(text[words[earlier].end():words[earlier + 1].start()]):
                     break
-                wider = text[words[earlier].start():words[end - 1].end()].rstrip(".")
-                if resolve_due(wider, meeting_date) not in (None, due):
-                    start, due = earlier, resolve_due(wider, meeting_date)
+                wider = resolve_due(text[words[earlier].start():words[end - 1].end()]
+                                    .rstrip("."), meeting_date)
+                if wider not in (None, due):
+                    start, due = earlier, wider
             before = words[start - 1].group().lower() if start else ""
             first = start - 1 if before in _DEADLINE_WORDS else start
             return FoundDue(text[words[first].start():words[end - 1].end()].rstrip(".,"), due)
@@ -268,12 +270,6 @@ def find_due(text: str, meeting_date: date | None) -> FoundDue | None:
 
 
 _PAUSE = re.compile(r"[,;:.!?]")
-
-
-def _has_relative_cue(phrase: str) -> bool | None:
-    """False for a phrase that cannot be a deadline on its own: a lone preposition or filler
-    word; None when it is worth asking resolve_due."""
-    return False if _normalized(phrase) in _DEADLINE_WORDS else None
 
 
 def _names_a_day(phrase: str) -> bool:

@@ -1,14 +1,11 @@
 """Where a meeting may hold a promise, and who made it: the words that mark one in English and
-Russian, read by code, not by the model.
+Russian, read by code (retrieval/commitments.py says why not by the model).
 
-The model is good at judging one clause ("is this a promise?") and poor at scanning a whole
-meeting and keeping track of speakers; so the meeting is scanned here for clauses with a
-promise cue — a first-person future ("I'll send", "пришлю"), an accepted request ("Sure, I'll
-do it" after "Can you…?"), a participant reported to have taken something on ("Dmitry agreed
-to…", "Олег возьмёт"), an action-item line ("Anna to send the deck") — and the model only
-judges those. The cues err on the side of finding too much: what is not a promise the model
-turns down, and the checks below turn down what no model should call one (questions, things
-already done, refusals and non-decisions).
+A clause is a candidate when it has a promise cue — a first-person future ("I'll send",
+"пришлю"), an accepted request ("Sure, I'll do it" after "Can you…?"), a participant reported
+to have taken something on ("Dmitry agreed to…", "Олег возьмёт"), an action-item line ("Anna to
+send the deck"). The cues err on the side of finding too much; `rules_out` then turns down what
+is no promise (questions, things already done, refusals, hedges and non-decisions).
 """
 
 from __future__ import annotations
@@ -116,23 +113,23 @@ _RU_NOT = re.compile(
 
 
 def promise_cues(text: str, speaker: str | None, participants: Sequence[str],
-                 previous: Sequence[tuple[str | None, str]] = ()) -> list[Cue]:
+                 previous: Sequence[tuple[str | None, str]] = (), in_recap: bool = False,
+                 ) -> list[Cue]:
     """The clauses of a turn that may be promises, each with its would-be promiser.
 
     `participants`: the meeting's speakers (a reported promise must name one of them);
     `previous`: the turns before this one, nearest last, as (speaker, text), for accepted
-    requests."""
+    requests; `in_recap`: the turn goes on with a recap an earlier turn of the speaker began."""
     found: list[Cue] = []
     others = [p for p in participants if p and p != speaker]
+    said = [(clause, fold(clause)) for clause in clauses(text)]
+    named_in = [_reported_promiser(folded, others) for _, folded in said]
     # A recap ("To recap: Lena has the export PR…", "Итак, действия…") repeats promises made
     # before: what it reports of others is no new promise.
-    recap = is_recap(text) or sum(_reported_promiser(fold(c), others) is not None
-                                  for c in clauses(text)) >= 2
-    for clause in clauses(text):
-        folded = fold(clause)
+    recap = in_recap or is_recap(text) or sum(n is not None for n in named_in) >= 2
+    for (clause, folded), named in zip(said, named_in, strict=True):
         if clause.rstrip().endswith("?"):
             continue
-        named = _reported_promiser(folded, others)
         if named is not None:
             if not recap:
                 found.append(Cue("reported", clause, named))

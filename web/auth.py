@@ -277,9 +277,10 @@ def login() -> Response | tuple[str, int]:
     password = request.form.get("password", "")[:1024]
     target = _safe_next(request.form.get("next"))
     limiter: RateLimiter = current_app.extensions["docchat.limiter"]
-    counted = _login_counters(request.remote_addr or "unknown", username.lower())
+    client = request.remote_addr or "unknown"
+    counted = _login_counters(client, username.lower())
     try:
-        _check_login_allowed(limiter, counted)
+        _check_login_allowed(limiter, counted, client)
     except RateLimited as exc:
         minutes = max(1, round(exc.retry_after / 60))
         return render_template(
@@ -309,11 +310,10 @@ def _login_counters(client: str, account: str) -> dict[str, str]:
             "account": f"login-failed:account:{account_key}"}
 
 
-def _check_login_allowed(limiter: RateLimiter, counted: dict[str, str]) -> None:
+def _check_login_allowed(limiter: RateLimiter, counted: dict[str, str], client: str) -> None:
     """RateLimited when a failure counter is full, or the client tries too often."""
     waits = [limiter.admit(key, LOGIN_FAILURES[name], LOGIN_WINDOW, count=False)
              for name, key in counted.items()]
-    client = counted["client"].removeprefix("login-failed:client:")
     waits.append(limiter.admit(f"login-attempts:{client}", LOGIN_ATTEMPTS_PER_MINUTE, 60))
     longest = max((w for w in waits if w is not None), default=None)
     if longest is not None:
