@@ -16,10 +16,12 @@ import numpy as np
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
-from retrieval.attribution import attribute, renumbered
+from retrieval.answer_context import SHARED_DOCUMENTS, ContextBudget, fit_tokens, interleave
+from retrieval.attribution import attribute, renumbered, split_sentences
 from retrieval.injection import neutralize
 from retrieval.language import Language, language_of
-from retrieval.llm import ChatModel, ContextOverflow
+from retrieval.llm import ChatModel, ContextOverflow, estimate_tokens
+from retrieval.quotes import claims_by_source, supporting_quote
 from retrieval.search import Hit, PassageRef, Retriever, fit_budget
 from retrieval.store import ChunkFilter
 
@@ -102,6 +104,7 @@ class Citation:
     n: int
     hit: Hit
     by: str  # "model" when the model wrote the number, "match" when docchat matched the sentence
+    quote: str = ""  # the sentence or table row of the passage that supports the claim
 
     def to_json(self) -> dict[str, object]:
         hit = self.hit
@@ -113,7 +116,7 @@ class Citation:
             "turn_start": hit.turn_start,
             "turn_end": hit.turn_end,
             "speakers": list(hit.speakers),
-            "quote": hit.text,
+            "quote": self.quote or hit.text,
             "by": self.by,
         }
 
@@ -258,14 +261,31 @@ class Answerer:
                                    temperature=0.0, max_tokens=96)
         return clean_rewrite(reply, question.text, question.history)
 
-    def passages(self, question: Question, query: str) -> list[Hit]:
+    def budget(self, query: str, language: Language) -> ContextBudget:
+        """Room for passages with this question, from the window the server serves."""
+        prompt = build_messages(query, [], language)
+        return ContextBudget(
+            window=self.chat.context_window(), reply_tokens=self.chat.max_tokens,
+            prompt_tokens=sum(estimate_tokens(str(m.content)) for m in prompt),
+            cap_chars=self.context_chars)
+
+    def passages(self, question: Question, query: str, budget: ContextBudget) -> list[Hit]:
+        """What the model reads: the best passages that fit `budget`, each document of a small
+        scope with its share of it."""
         if question.context is not None:
             # The passages an answer was given fit the budget then; a crafted or stale context
             # (the same passage fifty times, a document grown since) is held to it as well.
-            return self.retriever.passages(question.context, question.where,
-                                           self.context_chars)
-        return self.retriever.search(query, k=50, where=question.where,
-                                     budget_chars=self.context_chars)
+            hits = self.retriever.passages(question.context, question.where, budget.chars)
+        else:
+            documents = self.retriever.store.documents_matching(question.where,
+                                                                SHARED_DOCUMENTS + 1)
+            if 1 < len(documents) <= SHARED_DOCUMENTS:
+                hits = interleave(self.retriever.search_each(query, question.where, documents,
+                                                             budget.chars))
+            else:
+                hits = self.retriever.search(query, k=50, where=question.where,
+                                             budget_chars=budget.chars)
+        return fit_tokens(hits, budget.tokens, self.chat.count_tokens)
 
     def is_relevant(self, query: str, hits: list[Hit]) -> bool:
         embedder = self.retriever.embedder
@@ -284,7 +304,7 @@ class Answerer:
         """
         language = language_of(question.text)
         query = self.standalone(question)
-        hits = self.passages(question, query)
+        hits = self.passages(question, query, self.budget(query, language))
         declined = None
         if not hits:
             declined = NO_SOURCES[language]
@@ -308,13 +328,15 @@ class Answerer:
                 if parts or attempt == 2 or len(hits) == 0:
                     raise
                 hits = fit_budget(hits, sum(len(h.text) for h in hits) // 2) or hits[:1]
+        embedder = self.retriever.embedder
         attribution, sources = renumbered(attribute(
-            strip_source_tags("".join(parts)), hits, self.retriever.embedder,
-            self.min_citation_similarity))
+            strip_source_tags("".join(parts)), hits, embedder, self.min_citation_similarity))
+        claims = claims_by_source(split_sentences(attribution.text))
+        cited = [(n, by, hits[sources[n - 1] - 1]) for n, by in attribution.cited]
         yield Answer(
             answer=attribution.text,
-            citations=[Citation(n=n, hit=hits[sources[n - 1] - 1], by=by)
-                       for n, by in attribution.cited],
+            citations=[Citation(n=n, hit=hit, by=by, quote=supporting_quote(
+                claims.get(n, []), hit.text, embedder)) for n, by, hit in cited],
             language=language, standalone_question=query, grounded=True,
             context=[hit.ref() for hit in hits],
         )

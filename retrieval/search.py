@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
+
 from retrieval.embeddings import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.spaces import VectorSpace
@@ -101,14 +103,39 @@ class Retriever:
         Without a budget: the k best chunks. With one: passages (a chunk, or neighbouring
         chunks merged) whose texts add up to at most `budget_chars`, from the best candidates.
         """
+        space = self.space()
+        vector = space.embedder.embed([query])[0]
+        hits = self._ranked(query, vector, space, where, _depth(self.weights, k, budget_chars))
+        if budget_chars is None:
+            return hits[:k]
+        return fit_budget(hits, budget_chars)
+
+    def search_each(self, query: str, where: ChunkFilter, documents: Sequence[str],
+                    budget_chars: int) -> list[list[Hit]]:
+        """For each of `documents` (all within `where`), its best passages, fitted to its
+        share of `budget_chars`: what is left, split evenly among the documents still to
+        come."""
+        space = self.space()
+        vector = space.embedder.embed([query])[0]
+        found: list[list[Hit]] = []
+        used: list[int] = []
+        for document_id in documents:
+            share = (budget_chars - sum(used)) // (len(documents) - len(used))
+            narrowed = replace(where, document_ids=(document_id,))
+            hits = fit_budget(self._ranked(query, vector, space, narrowed,
+                                           _depth(self.weights, 1, share)), share)
+            found.append(hits)
+            used.append(sum(len(hit.text) for hit in hits))
+        return found
+
+    def _ranked(self, query: str, vector: np.ndarray, space: VectorSpace, where: ChunkFilter,
+                depth: int) -> list[Hit]:
+        """Chunks fused from the dense and the lexical ranking, best first."""
         allowed = None
         if not (where.workspace_only and self.store.holds_only(where.workspace)):
             allowed = self.store.chunk_ids_matching(where)
             if not allowed:
                 return []
-        depth = max(self.weights.candidates, k)
-        space = self.space()
-        vector = space.embedder.embed([query])[0]
         dense = [i for i, _ in space.index.search(vector, depth, allowed)]
         lexical = [i for i, _ in self.lexical.search(query, depth, where.workspace, allowed)]
         fused = fuse([(self.weights.dense, dense), (self.weights.lexical, lexical)],
@@ -116,12 +143,8 @@ class Retriever:
         rows = self.store.chunks_by_id(chunk_id for chunk_id, _ in fused)
         # Checked again on the rows themselves: another team's document indexed between the
         # filter and the search must not slip through.
-        hits = [_hit(rows[i], score) for i, score in fused
+        return [_hit(rows[i], score) for i, score in fused
                 if i in rows and rows[i].workspace == where.workspace]
-        if budget_chars is None:
-            return hits[:k]
-        return fit_budget(hits, budget_chars)
-
 
     def passages(self, refs: Sequence[PassageRef], where: ChunkFilter,
                  budget_chars: int) -> list[Hit]:
@@ -138,6 +161,12 @@ class Retriever:
                 if row.id in allowed and row.id not in chunks:
                     chunks[row.id] = _hit(row, 0.0)
         return fit_budget(list(chunks.values()), budget_chars)
+
+
+def _depth(weights: Weights, k: int, budget_chars: int | None) -> int:
+    """How deep each ranking goes: enough candidates to fill a large budget too (a chunk is
+    a few hundred characters)."""
+    return max(weights.candidates, k, (budget_chars or 0) // 250)
 
 
 def _hit(row: StoredChunk, score: float) -> Hit:

@@ -65,8 +65,9 @@ class Settings:
     meeting_chunk_tokens: int = 48
     # Retrieval.
     top_k: int = 5
-    # Characters of retrieved passages given to the LLM with a question.
-    answer_context_chars: int = 4000
+    # The most characters of retrieved passages given to the LLM with a question; below it,
+    # the budget is what the model's context window leaves after the prompt and the reply.
+    answer_context_chars: int = 48000
     # Hybrid search: reciprocal-rank fusion of dense (FAISS) and lexical (BM25) rankings.
     dense_weight: float = 1.0
     lexical_weight: float = 1.0

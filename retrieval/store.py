@@ -478,6 +478,18 @@ class Store(SQLiteTables):
                              " ('indexed', 'processing') LIMIT 1", (workspace,)).fetchone()
         return row is None
 
+    def documents_matching(self, where: ChunkFilter, limit: int) -> list[str]:
+        """Up to `limit` ids of the documents that hold chunks `where` allows, in upload
+        order."""
+        clause, params = where.sql()
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT d.id FROM documents d WHERE EXISTS (SELECT 1 FROM chunks c"
+                f" WHERE c.document_id = d.id AND {clause}) ORDER BY d.rowid LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def chunk_ids_matching(self, where: ChunkFilter) -> list[int]:
         clause, params = where.sql()
         with self._connect() as db:

@@ -1,0 +1,95 @@
+"""What a citation quotes: the sentence or table row of its passage that supports the claims
+citing it, not the whole passage (which the passage view shows)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from retrieval.embeddings import Embedder
+
+# A sentence ends at . ! ? followed by whitespace; a line longer than this is cut at its
+# sentences, a unit still longer stays whole (a form's run-on line).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_LONG_UNIT = 400
+_CELL = " | "
+_WORD = re.compile(r"\w+")
+_NUMBER = re.compile(r"\d+(?:[.,/:]\d+)*")
+_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
+def passage_units(passage: str) -> list[str]:
+    """The passage as quotable units: each table row (cells joined by ' | ') under its header
+    row, and the sentences of the prose between tables (PDF lines joined first: a line break
+    is layout, not the end of a sentence)."""
+    units: list[str] = []
+    prose: list[str] = []
+    header: str | None = None
+
+    def flush() -> None:
+        sentences = _sentences(" ".join(prose).strip())
+        # A form's lines ("Location: Seward, AK Accident Number: ...") have no full stops:
+        # joined, they would make one unit of the whole form.
+        units.extend(prose if any(len(s) > _LONG_UNIT for s in sentences) else sentences)
+        prose.clear()
+
+    for line in (ln.strip() for ln in passage.splitlines()):
+        if _CELL in line:
+            flush()
+            if header is None:
+                header = line
+                units.append(line)
+            else:
+                units.append(f"{header}\n{line}")
+            continue
+        header = None
+        if line:
+            prose.append(line)
+        else:
+            flush()
+    flush()
+    return units
+
+
+def _sentences(text: str) -> list[str]:
+    return [p.strip() for p in _SENTENCE_END.split(text) if p.strip()]
+
+
+def claims_by_source(sentences: Sequence[str]) -> dict[int, list[str]]:
+    """For each source number, the answer's sentences that cite it, markers removed."""
+    found: dict[int, list[str]] = {}
+    for sentence in sentences:
+        numbers = {int(n) for marker in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", sentence)
+                   for n in marker.split(",")}
+        claim = _MARKER.sub("", sentence).strip()
+        for n in numbers:
+            found.setdefault(n, []).append(claim)
+    return found
+
+
+def supporting_quote(claims: Sequence[str], passage: str, embedder: Embedder) -> str:
+    """The unit of `passage` that best supports `claims`: most similar in meaning, with the
+    claims' numbers and words counting extra (a figure or a name decides between two rows
+    that read alike). The whole passage when it is one unit or nothing cites it."""
+    units = passage_units(passage)
+    claim = " ".join(c for c in claims if c.strip())
+    if len(units) <= 1 or not claim:
+        return passage.strip()
+    vectors = embedder.embed([claim] + units)  # (1 + units, dim), normalized
+    similarity = vectors[1:] @ vectors[0]
+    words = _words(claim)
+    numbers = set(_NUMBER.findall(claim))
+    scores = [float(similarity[i]) + 0.5 * _share(words, _words(unit))
+              + 0.5 * _share(numbers, set(_NUMBER.findall(unit)))
+              for i, unit in enumerate(units)]
+    return units[int(np.argmax(scores))]
+
+
+def _words(text: str) -> set[str]:
+    return {w[:5] for w in _WORD.findall(text.lower()) if len(w) >= 4}
+
+
+def _share(wanted: set[str], present: set[str]) -> float:
+    return len(wanted & present) / len(wanted) if wanted else 0.0
