@@ -16,12 +16,18 @@ import numpy as np
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
-from retrieval.answer_context import SHARED_DOCUMENTS, ContextBudget, fit_tokens, interleave
+from retrieval.answer_context import (
+    SHARED_DOCUMENTS,
+    ContextBudget,
+    fit_tokens,
+    in_reading_order,
+    interleave,
+)
 from retrieval.attribution import attribute, renumbered, split_sentences
 from retrieval.injection import neutralize
 from retrieval.language import Language, language_of
 from retrieval.llm import ChatModel, ContextOverflow, estimate_tokens
-from retrieval.quotes import claims_by_source, supporting_quote
+from retrieval.quotes import claims_by_source, passage_units, supporting_quote
 from retrieval.search import Hit, PassageRef, Retriever, fit_budget
 from retrieval.store import ChunkFilter
 
@@ -221,6 +227,21 @@ ANCHORS: dict[Language, list[str]] = {
 }
 
 
+# What a question word asks for, as a form labels it: "Where did it happen?" is about the
+# line "Location: Seward, AK" though they share no word.
+ASKS_FOR: dict[str, set[str]] = {
+    "where": {"locat", "place", "site", "addre"}, "when": {"date", "time"},
+    "где": {"место", "адрес"}, "когда": {"дата", "время", "срок"},
+}
+
+
+def asked_for(text: str) -> list[set[str]]:
+    """For each question word in `text` that names a kind of answer, the label stems that
+    answer it."""
+    return [ASKS_FOR[w] for w in dict.fromkeys(re.findall(r"\w+", text.lower()))
+            if w in ASKS_FOR]
+
+
 def topic_words(text: str) -> set[str]:
     """Words that carry a topic, cut to five letters: a crude stem that still joins Russian
     word families (гарантия, гарантийный) and English ones (warranty, warranties)."""
@@ -228,20 +249,34 @@ def topic_words(text: str) -> set[str]:
             if len(w) >= 4 and w not in _QUESTION_WORDS}
 
 
-def relevance(question_vector: np.ndarray, passage_vectors: np.ndarray, question: str,
+def relevance(question_vector: np.ndarray, unit_vectors: np.ndarray, question: str,
               passages: Sequence[str], floor: float = 0.0) -> float:
     """How well the best passage matches the question, 0..1: the larger of (a) the cosine
-    similarity of their embeddings above `floor`, the similarity the model gives unrelated text
-    in the question's language, and (b) the share of the question's topic words the passage
-    contains, which speaks for languages and names the embedding model knows poorly."""
+    similarity of the question to the closest sentence or table row of the passages
+    (`unit_vectors`: (units, dim)) above `floor`, the similarity the model gives unrelated
+    text in the question's language, and (b) the share of the question's topic words the best
+    passage contains, which speaks for languages and names the embedding model knows poorly.
+
+    Sentences, not whole passages: a form's heading ("Meteorological Information") is
+    close to "What was the weather like?" where the passage it heads, a page of fields, is not.
+    """
     if not len(passages):
         return 0.0
-    cosine = float(np.max(passage_vectors @ question_vector)) - max(0.0, floor)
-    words = topic_words(question)
+    cosine = float(np.max(unit_vectors @ question_vector)) - max(0.0, floor)
+    words, kinds = topic_words(question), asked_for(question)
     overlap = 0.0
     if words:
-        overlap = max(len(words & topic_words(text)) / len(words) for text in passages)
+        # A kind of answer counts as one more word, present when the passage has its label.
+        overlap = max((len(words & found) + sum(bool(kind & found) for kind in kinds))
+                      / (len(words) + len(kinds))
+                      for found in (topic_words(text) for text in passages))
     return max(cosine, overlap)
+
+
+# The best chunks, and at most this many of their units, that the gate compares a question
+# with: few enough to embed in well under a second on a CPU.
+GATE_PASSAGES = 12
+GATE_UNITS = 120
 
 
 class Answerer:
@@ -270,8 +305,8 @@ class Answerer:
             cap_chars=self.context_chars)
 
     def passages(self, question: Question, query: str, budget: ContextBudget) -> list[Hit]:
-        """What the model reads: the best passages that fit `budget`, each document of a small
-        scope with its share of it."""
+        """What the model reads, best first: the best passages that fit `budget`, each
+        document of a small scope with its share of it."""
         if question.context is not None:
             # The passages an answer was given fit the budget then; a crafted or stale context
             # (the same passage fifty times, a document grown since) is held to it as well.
@@ -287,14 +322,25 @@ class Answerer:
                                              budget_chars=budget.chars)
         return fit_tokens(hits, budget.tokens, self.chat.count_tokens)
 
-    def is_relevant(self, query: str, hits: list[Hit]) -> bool:
+    def is_relevant(self, query: str, where: ChunkFilter) -> bool:
+        """Whether search finds anything about `query`: its best chunks, whether or not they
+        fit the budget (a small model's budget may end just before the passage that
+        answers), are relevant enough."""
+        hits = self.retriever.search(query, k=GATE_PASSAGES, where=where)
+        return self.relevance(query, hits) >= self.min_relevance
+
+    def relevance(self, query: str, hits: list[Hit]) -> float:
+        """How relevant the best of `hits` is to `query`, 0..1 (see `relevance`)."""
         embedder = self.retriever.embedder
         anchors = ANCHORS[language_of(query)]
-        vectors = embedder.embed([query] + anchors + [hit.text for hit in hits])
+        texts = [hit.text for hit in hits]
+        units = [u for text in texts for u in passage_units(text)][:GATE_UNITS] or texts
+        vectors = embedder.embed([query] + anchors + units)
         question, floor = vectors[0], vectors[1:len(anchors) + 1]  # (dim,), (anchors, dim)
-        score = relevance(question, vectors[len(anchors) + 1:], query,
-                          [hit.text for hit in hits], float(np.mean(floor @ question)))
-        return score >= self.min_relevance
+        # The median: one anchor that happens to share the question's topic ("The weather
+        # was mild" for a question about the weather) does not raise the floor.
+        return relevance(question, vectors[len(anchors) + 1:], query, texts,
+                         float(np.median(floor @ question)))
 
     def stream(self, question: Question) -> Iterator[str | Answer]:
         """Yields answer text as it is generated, then the finished Answer with its citations.
@@ -308,12 +354,13 @@ class Answerer:
         declined = None
         if not hits:
             declined = NO_SOURCES[language]
-        elif question.context is None and not self.is_relevant(query, hits):
+        elif question.context is None and not self.is_relevant(query, question.where):
             declined = NOT_RELEVANT[language]
         if declined is not None:
             yield declined
             yield Answer(answer=declined, language=language, standalone_question=query)
             return
+        ranked, hits = hits, in_reading_order(hits)
         parts: list[str] = []
         for attempt in range(3):
             try:
@@ -327,7 +374,8 @@ class Answerer:
                 # overflow it. Nothing was streamed yet, so retry with half the passages' text.
                 if parts or attempt == 2 or len(hits) == 0:
                     raise
-                hits = fit_budget(hits, sum(len(h.text) for h in hits) // 2) or hits[:1]
+                ranked = fit_budget(ranked, sum(len(h.text) for h in ranked) // 2) or ranked[:1]
+                hits = in_reading_order(ranked)
         embedder = self.retriever.embedder
         attribution, sources = renumbered(attribute(
             strip_source_tags("".join(parts)), hits, embedder, self.min_citation_similarity))

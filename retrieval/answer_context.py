@@ -60,9 +60,19 @@ def fit_tokens(hits: list[Hit], tokens: int, count_tokens: Callable[[str], int])
 
 
 def interleave(per_document: list[list[Hit]]) -> list[Hit]:
-    """Each document's best passage, then each one's second best, ...: the order the model
-    reads them in, so no document's passages all come last."""
+    """Each document's best passage, then each one's second best, ...: trimmed from the end
+    to fit the tokenizer's count, every document keeps its best ones."""
     merged: list[Hit] = []
     for rank in range(max((len(hits) for hits in per_document), default=0)):
         merged.extend(hits[rank] for hits in per_document if rank < len(hits))
     return merged
+
+
+def in_reading_order(hits: list[Hit]) -> list[Hit]:
+    """The passages as the documents run: documents in the order of their best passage, each
+    document's passages by position. The model reads a form or a protocol as it was written
+    (a table after its heading, a finding after its analysis), and questions about one
+    document share the start of their prompts, which servers that cache a prompt's prefix
+    (llama.cpp, vLLM) do not read again."""
+    order = list(dict.fromkeys(hit.document_id for hit in hits))
+    return sorted(hits, key=lambda hit: (order.index(hit.document_id), hit.first_ordinal))

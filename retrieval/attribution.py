@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.embeddings import Embedder
+from retrieval.quotes import passage_units, unit_scores
 from retrieval.search import Hit
+
+# Units of a passage compared with an uncited claim: a merged passage of a large budget can
+# hold hundreds of lines; its first ones are the chunk search found.
+MAX_UNITS_PER_PASSAGE = 40
+CANDIDATE_PASSAGES = 5
 
 _CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 # A sentence ends at . ! ? (or a line break) followed by whitespace; citation markers right
@@ -51,14 +57,12 @@ def attribute(text: str, hits: list[Hit], embedder: Embedder, min_similarity: fl
     uncited = [i for i, s in enumerate(kept) if not cited_numbers(s) and _is_claim(s)]
     by_match: set[int] = set()
     if uncited and hits:
-        passages = embedder.embed([hit.text for hit in hits])  # (len(hits), dim)
-        claims = embedder.embed([kept[i].strip() for i in uncited])  # (len(uncited), dim)
-        similarity = claims @ passages.T
-        for row, i in enumerate(uncited):
-            best = int(np.argmax(similarity[row]))
-            if similarity[row, best] >= min_similarity:
-                kept[i] = _append_marker(kept[i], best + 1)
-                by_match.add(best + 1)
+        claims = [kept[i].strip() for i in uncited]
+        for i, best in zip(uncited, best_sources(claims, hits, embedder, min_similarity),
+                           strict=True):
+            if best is not None:
+                kept[i] = _append_marker(kept[i], best)
+                by_match.add(best)
     final = "".join(kept)
     order = cited_numbers(final)
     model_cited = {n for s in kept for n in cited_numbers(s)} - by_match
@@ -66,6 +70,41 @@ def attribute(text: str, hits: list[Hit], embedder: Embedder, min_similarity: fl
         text=final,
         cited=[(n, "model" if n in model_cited else "match") for n in order],
     )
+
+
+def best_sources(claims: list[str], hits: list[Hit], embedder: Embedder,
+                 min_similarity: float) -> list[int | None]:
+    """For each claim, the number (1-based) of the passage that supports it, or None.
+
+    A claim is compared with each sentence and table row of the passages as well as with
+    whole passages: "It happened at Seward, AK." restates one line of a report's first page,
+    not the page. It is supported when its best cosine similarity, to a unit or a passage,
+    reaches `min_similarity`; among the units, the claim's numbers and words decide between
+    two that read alike (quotes.unit_scores)."""
+    passages = embedder.embed([hit.text for hit in hits])  # (hits, dim)
+    claim_vectors = embedder.embed(claims)  # (claims, dim)
+    # Units of the passages closest to some claim only: a large budget holds hundreds.
+    closest = {int(n) for row in claim_vectors @ passages.T
+               for n in np.argsort(-row)[:CANDIDATE_PASSAGES]}
+    owners: list[int] = []
+    units: list[str] = []
+    for n in sorted(closest):
+        for unit in passage_units(hits[n].text)[:MAX_UNITS_PER_PASSAGE]:
+            owners.append(n + 1)
+            units.append(unit)
+    unit_vectors = embedder.embed(units) if units else passages[:0]  # (units, dim)
+    chosen: list[int | None] = []
+    for row, claim in enumerate(claim_vectors):
+        by_passage = passages @ claim
+        best, best_cosine = int(np.argmax(by_passage)) + 1, float(np.max(by_passage))
+        if len(units):
+            similarity = unit_vectors @ claim
+            scores = unit_scores(claims[row], units, similarity)
+            top = int(np.argmax(scores))
+            if float(similarity[top]) >= best_cosine or float(similarity[top]) >= min_similarity:
+                best, best_cosine = owners[top], max(best_cosine, float(similarity[top]))
+        chosen.append(best if best_cosine >= min_similarity else None)
+    return chosen
 
 
 def _keep_valid_markers(sentence: str, valid: range) -> str:

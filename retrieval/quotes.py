@@ -78,13 +78,18 @@ def supporting_quote(claims: Sequence[str], passage: str, embedder: Embedder) ->
     if len(units) <= 1 or not claim:
         return passage.strip()
     vectors = embedder.embed([claim] + units)  # (1 + units, dim), normalized
-    similarity = vectors[1:] @ vectors[0]
+    return units[int(np.argmax(unit_scores(claim, units, vectors[1:] @ vectors[0])))]
+
+
+def unit_scores(claim: str, units: Sequence[str], similarity: np.ndarray) -> np.ndarray:
+    """How well each unit supports `claim`: its cosine similarity (`similarity`: (units,)),
+    with the claim's numbers and words counting extra (a figure or a name decides between two
+    rows that read alike)."""
     words = _words(claim)
     numbers = set(_NUMBER.findall(claim))
-    scores = [float(similarity[i]) + 0.5 * _share(words, _words(unit))
-              + 0.5 * _share(numbers, set(_NUMBER.findall(unit)))
-              for i, unit in enumerate(units)]
-    return units[int(np.argmax(scores))]
+    return np.array([float(similarity[i]) + 0.5 * _share(words, _words(unit))
+                     + 0.5 * _share(numbers, set(_NUMBER.findall(unit)))
+                     for i, unit in enumerate(units)])
 
 
 def _words(text: str) -> set[str]:

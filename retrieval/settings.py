@@ -80,7 +80,7 @@ class Settings:
     min_citation_similarity: float = 0.5
     # A question is answered only when its best passage is at least this relevant (0..1: the
     # larger of the embedding cosine and the share of the question's words it contains).
-    min_relevance: float = 0.35
+    min_relevance: float = 0.25
     # Meeting summaries and commitments: tokens the model may write per request, and tokens of
     # transcript per part of a map-reduce (0: as many as the context window leaves room for).
     summary_max_tokens: int = 512

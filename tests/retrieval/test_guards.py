@@ -16,6 +16,7 @@ from retrieval.answer import (
 from retrieval.injection import REMOVED, neutralize
 from retrieval.language import language_of
 from retrieval.search import Hit
+from retrieval.settings import Settings
 
 
 def test_language_follows_the_script_of_most_letters() -> None:
@@ -124,12 +125,27 @@ def test_a_rewrite_that_answers_instead_of_asking_falls_back() -> None:
         "Где произошла авария?")
 
 
+THRESHOLD = Settings().min_relevance
+
+
+def test_a_question_word_counts_as_the_label_of_its_answer() -> None:
+    """"Where did it happen?" shares no word with "Location: Seward, AK"; "where" asks for
+    what a form labels Location."""
+    question = np.array([1.0, 0.0], dtype=np.float32)
+    far = np.array([[0.0, 1.0]], dtype=np.float32)
+    assert relevance(question, far, "Where did it happen?",
+                     ["Location: | Seward, AK | Accident Number: | ANC08CA024"]) >= THRESHOLD
+    assert relevance(question, far, "Where did it happen?",
+                     ["Total Injuries: | 2 None"]) < THRESHOLD
+    assert relevance(question, far, "Когда это случилось?", ["Дата: 12.03.2024"]) >= THRESHOLD
+
+
 def test_relevance_is_the_better_of_cosine_and_word_overlap() -> None:
     question = np.array([1.0, 0.0], dtype=np.float32)
     passages = np.array([[0.2, 0.98], [0.1, 0.99]], dtype=np.float32)
     unrelated = relevance(question, passages, "Какой срок поставки оборудования?",
                           ["Погода сегодня хорошая.", "Обед в час."])
-    assert unrelated < 0.35
+    assert unrelated < THRESHOLD
     related = relevance(question, passages, "Какой срок поставки оборудования?",
                         ["Срок поставки оборудования — 30 дней.", "Обед в час."])
     assert related >= 0.99
@@ -139,6 +155,6 @@ def test_cosine_counts_only_above_what_unrelated_text_in_the_language_gets() -> 
     question = np.array([1.0, 0.0], dtype=np.float32)
     passages = np.array([[0.62, 0.78]], dtype=np.float32)
     assert relevance(question, passages, "Кто выиграл чемпионат?", ["Договор поставки."],
-                     floor=0.58) < 0.35
+                     floor=0.58) < THRESHOLD
     assert relevance(question, passages, "Who won the cup?", ["A supply contract."],
-                     floor=0.05) >= 0.35
+                     floor=0.05) >= THRESHOLD
