@@ -1,18 +1,21 @@
 """Split documents into chunks measured in the embedding model's tokens.
 
 PDF chunks never cross a page, so each cites one page; text documents split at headings and
-paragraphs first; meeting chunks are runs of whole speaker turns, so each cites a turn range.
+paragraphs first; a table stays in one chunk, or splits between rows under its header row;
+meeting chunks are runs of whole speaker turns, so each cites a turn range.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from itertools import groupby
 from typing import Literal
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.documents import Chunk, Document, Turn
+from ingest.tables import is_table_row
 
 TokenCounter = Callable[[str], int]
 
@@ -71,8 +74,61 @@ def _page_chunks(base: Chunk, document: Document, sizes: _Sizes, separators: lis
     for page in document.pages:
         if not page.text.strip():
             continue
-        for text in sizes.split("\n" + page.text, separators):
+        for text in _page_texts(page.text, sizes, separators):
             yield replace(base, text=text, page=page.number if document.kind == "pdf" else None)
+
+
+def _page_texts(text: str, sizes: _Sizes, separators: list[str]) -> list[str]:
+    """A page's chunk texts: prose through the splitter, each table (a run of rows written
+    "label | v1 | v2") whole when it fits, else split between rows under its header row.
+    A piece is joined to its neighbour across a prose/table border when both fit in one."""
+    parts = _prose_and_tables(text)
+    if not any(is_table for is_table, _ in parts):
+        return sizes.split("\n" + text, separators)
+    texts: list[str] = []
+    for is_table, lines in parts:
+        pieces = (_table_texts(lines, sizes) if is_table
+                  else sizes.split("\n" + "\n".join(lines), separators))
+        if texts and pieces and sizes.count(texts[-1] + "\n" + pieces[0]) <= sizes.target:
+            texts[-1] += "\n" + pieces.pop(0)
+        texts.extend(pieces)
+    return texts
+
+
+def _prose_and_tables(text: str) -> list[tuple[bool, list[str]]]:
+    """The page's lines in runs: (True, rows) for a table of two rows or more, else
+    (False, lines)."""
+    parts: list[tuple[bool, list[str]]] = []
+    for is_row, run in groupby(text.splitlines(), key=is_table_row):
+        lines = list(run)
+        is_table = is_row and len(lines) >= 2
+        if parts and not is_table and not parts[-1][0]:
+            parts[-1][1].extend(lines)  # a lone row is prose: join the prose around it
+        else:
+            parts.append((is_table, lines))
+    return parts
+
+
+def _table_texts(rows: list[str], sizes: _Sizes) -> list[str]:
+    """Rows grouped up to the target size; every group after the first starts with the
+    header row again (unless the header alone takes half the target), so a figure keeps
+    its row label and its column. A row too long for any chunk is cut under the ceiling."""
+    whole = "\n".join(rows)
+    if sizes.count(whole) <= sizes.target:
+        return [whole]
+    header, body = rows[0], rows[1:]
+    repeat = sizes.count(header) <= sizes.target // 2
+    texts: list[str] = []
+    group = [header]
+    fresh = len(group)  # the lines a group starts with
+    for row in body:
+        if len(group) > fresh and sizes.count("\n".join([*group, row])) > sizes.target:
+            texts.append("\n".join(group))
+            group = [header] if repeat else []
+            fresh = len(group)
+        group.append(row)
+    texts.append("\n".join(group))
+    return [part for text in texts for part in _within_limit(text, sizes.count, sizes.ceiling)]
 
 
 def _meeting_chunks(base: Chunk, turns: list[Turn], sizes: _Sizes) -> Iterator[Chunk]:

@@ -1,4 +1,7 @@
-"""PDF bytes to pages of text with pypdf; each failure is an IngestError that says what to do."""
+"""PDF bytes to pages of text with pypdf; each failure is an IngestError that says what to do.
+
+Tables come out as rows of cells joined by " | " (ingest.tables); the rest as plain text.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import unicodedata
 from collections import Counter
 
 import pypdf
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
 from pypdf.errors import (
     DependencyError,
     FileNotDecryptedError,
@@ -19,6 +22,7 @@ from pypdf.errors import (
 )
 
 from ingest.documents import Document, IngestError, Page
+from ingest.tables import Table, find_tables, splice_tables
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +77,14 @@ def parse_pdf(data: bytes, document_id: str, filename: str, max_pages: int) -> D
                     f"{filename} has {page_count} pages; the limit is {max_pages}. "
                     "Split the document and upload the parts.",
                 )
-            texts = [_page_text(reader, i, filename) for i in range(page_count)]
+            read = [_page_text(reader, i, filename) for i in range(page_count)]
         except LimitReachedError as exc:
             raise IngestError(
                 "pdf_too_complex",
                 f"{filename} exceeds docchat's safety limits for PDFs ({exc}). It may be damaged "
                 "or built to exhaust memory; re-export it (print to PDF) and upload again.",
             ) from exc
-    texts = remove_repeated_margins(texts)
+    texts = _with_tables([text for text, _ in read], [tables for _, tables in read])
     pages = [Page(number=i + 1, text=text) for i, text in enumerate(texts)]
     empty = [p.number for p in pages if not p.text.strip()]
     if len(empty) == len(pages):
@@ -122,7 +126,25 @@ def _page_count(reader: PdfReader, filename: str) -> int:
         raise _unreadable(filename, exc) from exc
 
 
-def _page_text(reader: PdfReader, index: int, filename: str) -> str:
+def _with_tables(plain: list[str], tables: list[list[Table]]) -> list[str]:
+    """Page texts without repeated headers and footers, each page's tables spliced in.
+
+    Margins are found on the plain texts (as before tables); a table row that reads as a
+    repeated header or footer line is dropped too, so it cannot bring one back.
+    """
+    boilerplate = repeated_margins(plain)
+    texts = remove_repeated_margins(plain)
+    if texts is plain:
+        boilerplate = set()
+
+    def is_margin(row: str) -> bool:
+        return _shape(row) in boilerplate
+
+    return [splice_tables(text, [table.without_rows(is_margin) for table in page_tables])
+            for text, page_tables in zip(texts, tables, strict=True)]
+
+
+def _page_text(reader: PdfReader, index: int, filename: str) -> tuple[str, list[Table]]:
     try:
         page = reader.pages[index]
         # extract_text() swallows a decompression limit and returns "", which would report
@@ -130,14 +152,28 @@ def _page_text(reader: PdfReader, index: int, filename: str) -> str:
         contents = page.get_contents()
         if contents is not None:
             contents.get_data()
-        text = page.extract_text() or ""
+        text = tidy_text(page.extract_text() or "")
     except LimitReachedError:
         raise
     except _READ_ERRORS as exc:
         # One broken page should not sink a whole contract: keep the rest, log this one.
         log.warning("page %d of %s could not be read: %s", index + 1, filename, exc)
-        return ""
-    return tidy_text(text)
+        return "", []
+    return text, _layout_tables(page, index, filename) if text else []
+
+
+def _layout_tables(page: PageObject, index: int, filename: str) -> list[Table]:
+    """The tables in pypdf's layout-mode text of a page (which keeps columns apart); none
+    when layout mode fails on a page that plain extraction read."""
+    try:
+        layout = page.extract_text(extraction_mode="layout")
+    except LimitReachedError:
+        raise
+    except _READ_ERRORS as exc:
+        log.warning("page %d of %s: layout text failed (%s); plain text kept", index + 1,
+                    filename, exc)
+        return []
+    return find_tables(layout, tidy_text)
 
 
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -166,20 +202,27 @@ def remove_repeated_margins(texts: list[str], min_pages: int = 3, share: float =
 
     "Page 2 of 5 CHI08CA047" on every page is boilerplate, not content; a line must stand in
     the margin of at least `share` of the pages, and the document have `min_pages` pages.
+    Returns `texts` itself when nothing is dropped.
     """
-    pages_with_text = [t for t in texts if t.strip()]
-    if len(pages_with_text) < min_pages:
-        return texts
-    seen: Counter[str] = Counter()
-    for text in pages_with_text:
-        seen.update({_shape(line) for line in _margins(text.splitlines())})
-    threshold = share * len(pages_with_text)
-    boilerplate = {shape for shape, count in seen.items() if count >= threshold and shape}
+    boilerplate = repeated_margins(texts, min_pages, share)
     if not boilerplate:
         return texts
     cleaned = [_without(text, boilerplate) for text in texts]
     # When the repeated lines are all the text there is, they are the content.
     return cleaned if any(t.strip() for t in cleaned) else texts
+
+
+def repeated_margins(texts: list[str], min_pages: int = 3, share: float = 0.6) -> set[str]:
+    """The shapes (lower case, digits as #) of the margin lines `remove_repeated_margins`
+    drops."""
+    pages_with_text = [t for t in texts if t.strip()]
+    if len(pages_with_text) < min_pages:
+        return set()
+    seen: Counter[str] = Counter()
+    for text in pages_with_text:
+        seen.update({_shape(line) for line in _margins(text.splitlines())})
+    threshold = share * len(pages_with_text)
+    return {shape for shape, count in seen.items() if count >= threshold and shape}
 
 
 def _margins(lines: list[str]) -> list[str]:
