@@ -173,7 +173,13 @@ def _layout_tables(page: PageObject, index: int, filename: str) -> list[Table]:
         log.warning("page %d of %s: layout text failed (%s); plain text kept", index + 1,
                     filename, exc)
         return []
-    return find_tables(layout, tidy_text)
+    try:
+        return find_tables(layout, tidy_text)
+    except (ValueError, IndexError, KeyError, StopIteration) as exc:
+        # Finding tables is a refinement: a page it cannot read keeps its plain text.
+        log.warning("page %d of %s: tables not read (%s); plain text kept", index + 1,
+                    filename, exc)
+        return []
 
 
 _SPACES = re.compile(r"[ \t\u00a0]+")

@@ -186,9 +186,7 @@ def _table(spans: list[tuple[int, int]], block: list[list[_Segment]],
             continue
         cells: list[list[str]] = [[] for _ in spans]
         for segment in line:
-            column = next(k for k, (a, b) in enumerate(spans)
-                          if segment.start < b + _MIN_GAP and segment.end + _MIN_GAP > a)
-            cells[column].append(segment.text)
+            cells[_column(spans, segment)].append(segment.text)
         if rows and (not cells[0] or _wrapped_label(rows[-1][0], cells)):
             # The wrapped second line of the row above (or of the header).
             for held, more in zip(rows[-1], cells, strict=True):
@@ -199,6 +197,18 @@ def _table(spans: list[tuple[int, int]], block: list[list[_Segment]],
     table = tuple(tuple(tidy("".join(parts)).replace("\n", " ") for parts in row)
                   for row in rows)
     return Table(table) if _looks_like_a_table(table) else None
+
+
+def _column(spans: list[tuple[int, int]], segment: _Segment) -> int:
+    """The column a piece of a line belongs to: the one it touches, else the nearest (a
+    wrapped piece that strayed within the slack `_inside` allows)."""
+    def distance(span: tuple[int, int]) -> int:
+        a, b = span
+        if segment.start < b + _MIN_GAP and segment.end + _MIN_GAP > a:
+            return 0
+        return min(abs(segment.start - b), abs(a - segment.end))
+
+    return min(range(len(spans)), key=lambda k: distance(spans[k]))
 
 
 def _wrapped_label(label_above: list[str], cells: list[list[str]]) -> bool:

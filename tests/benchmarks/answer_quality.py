@@ -285,37 +285,36 @@ def main() -> None:
         print(f"# model: {settings.llm_model if not args.no_llm else 'none'}; window "
               f"{settings.llm_context} tokens; docchat cap {settings.answer_context_chars} "
               f"chars; recipe {RECIPE_K} chunks of 1,000 chars", flush=True)
-        runners = {}
+        docchat = Docchat(settings, files)  # also what each page says, to check citations
+        pages = docchat.pages
+        runners: dict[str, Docchat | Recipe] = {}
         if "docchat" in pipelines:
-            runners["docchat"] = Docchat(settings, files)
+            runners["docchat"] = docchat
         if "recipe" in pipelines:
             runners["recipe"] = Recipe(None if args.no_llm else settings, files)
-        pages = runners["docchat"].pages if "docchat" in runners else {}
-        if not pages:
-            pages = Docchat(settings, files).pages
         done = load_results(None if args.no_llm else args.results)
-        rows = []
-        for name, runner in runners.items():
-            results: dict[str, Result] = {}
-            for number, gold in enumerate(questions, start=1):
+        results: dict[str, dict[str, Result]] = {name: {} for name in runners}
+        # Question by question, each pipeline in turn: a run stopped early still compares
+        # the pipelines on the same questions.
+        for number, gold in enumerate(questions, start=1):
+            for name, runner in runners.items():
                 if (name, gold.id) in done:
-                    results[gold.id] = done[(name, gold.id)]
+                    results[name][gold.id] = done[(name, gold.id)]
                     continue
                 result = runner.gate(gold) if args.no_llm else runner.answer(gold)
-                results[gold.id] = result
+                results[name][gold.id] = result
                 if args.results is not None and not args.no_llm:
                     with args.results.open("a") as out:
                         out.write(json.dumps(dataclasses.asdict(result)) + "\n")
                 if not args.no_llm:
                     print(f"# {name} {number}/{len(questions)} {gold.id} "
                           f"{result.seconds:.0f}s: {result.answer[:100]!r}", flush=True)
-                elif number % 50 == 0:
-                    print(f"# {name} {number}/{len(questions)}", flush=True)
-            rows.append((name, score(results, questions, pages)))
-            if args.no_llm and name == "docchat":
-                sweep = _sweep(results, questions)
+            if args.no_llm and number % 50 == 0:
+                print(f"# {number}/{len(questions)}", flush=True)
+        rows = [(name, score(results[name], questions, pages)) for name in runners]
+        sweep = _sweep(results["docchat"], questions) if "docchat" in results else []
     _report(rows, args.no_llm)
-    if args.no_llm and "docchat" in pipelines:
+    if args.no_llm and sweep:
         print("\n| DOCCHAT_MIN_RELEVANCE | answerable refused by the gate "
               "| unanswerable passed by the gate |\n| --- | --- | --- |")
         for line in sweep:

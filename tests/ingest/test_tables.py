@@ -202,3 +202,10 @@ def test_a_real_schedule_of_events_keeps_each_mark_in_its_visit_column() -> None
     assert "Informed Consent | | X" in lines  # screening only
     assert "Medical Information | | | X | X | X" in lines  # baseline, month 12, month 24
     assert "Wearable devices | X | X | X | X" in lines
+
+
+def test_a_label_that_strays_just_past_its_column_does_not_break_the_page() -> None:
+    """A figure's labels in a textbook (GeoTopo, page 57): 'z' sits within the slack of the
+    column 'z2' opened but touches no column; it joins the nearest one."""
+    layout = "i        z2\n             z\n    ϕϕ\n"
+    assert find_tables(layout, tidy_text) == []  # three scraps are no table, and no crash
