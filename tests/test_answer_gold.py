@@ -147,10 +147,12 @@ def test_fact_stands_on_its_pages(q: GoldQuestion, page_texts: dict[str, tuple[s
 
 def test_normalize() -> None:
     assert normalize("  Seward,\n AK. ") == "seward ak"
-    assert normalize("2,319 hours") == "2319 hours"
+    assert normalize("2,319 hours") == "2319 hour"  # plural -s dropped on both sides
+    assert normalize("a ten-month study") == "a 10 month study" == normalize("a 10 Months study")
+    assert normalize("Glass") == "glass"
     assert normalize("1,234,567") == "1234567"
     assert normalize("11/29/2007") == "11/29/2007"
-    assert normalize("30.27 inches Hg") == "30.27 inches hg"
+    assert normalize("30.27 inches Hg") == "30.27 inche hg"
     assert normalize("LANDING - FLARE/TOUCHDOWN") == "landing flare touchdown"
     assert normalize("16 mg/kg") == "16 mg kg"
     assert normalize("80%") == "80 %"

@@ -61,11 +61,25 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TOKEN = re.compile(r"\d+(?:[./]\d+)+|[^\W_]+|%")
 
 
+# Numbers written as words, read as digits: "a ten-month study" states "10 months".
+NUMBER_WORDS = {word: str(n) for n, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60",
+                     "hundred": "100"})
+
+
 def normalize(text: str) -> str:
-    """NFKC, lower case, thousands commas dropped, punctuation runs to one space, stripped."""
+    """NFKC, lower case, thousands commas dropped, punctuation runs to one space, number words
+    as digits, a plural -s dropped (months, month), stripped."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = _THOUSANDS.sub("", text)
-    return " ".join(_TOKEN.findall(text))
+    return " ".join(_singular(NUMBER_WORDS.get(token, token)) for token in _TOKEN.findall(text))
+
+
+def _singular(token: str) -> str:
+    return token[:-1] if len(token) > 3 and token.endswith("s") and not token.endswith("ss") \
+        else token
 
 
 def _holds(normalized_text: str, fact: str) -> bool:

@@ -270,7 +270,13 @@ def main() -> None:
                              "(DOCCHAT_ANSWER_CONTEXT_CHARS; default: the setting's)")
     parser.add_argument("--results", type=Path, default=None,
                         help="a JSON-lines file: answers are appended, finished ones skipped")
+    parser.add_argument("--score-only", action="store_true",
+                        help="score the answers in --results that every pipeline gave, "
+                             "asking no model (a run stopped early)")
     args = parser.parse_args()
+    if args.score_only:
+        _score_only(args)
+        return
     header("Answer quality: NTSB reports and NIH protocols, each question scoped to its PDF")
     questions = sample(load_questions(), args.sample)
     files = [q.path for q in questions]
@@ -319,6 +325,24 @@ def main() -> None:
               "| unanswerable passed by the gate |\n| --- | --- | --- |")
         for line in sweep:
             print(line)
+
+
+def _score_only(args: argparse.Namespace) -> None:
+    header("Answer quality: answers kept in a results file, scored")
+    done = load_results(args.results)
+    pipelines = args.pipelines.split(",")
+    questions = [q for q in sample(load_questions(), args.sample)
+                 if all((name, q.id) in done for name in pipelines)]
+    print(f"# questions every pipeline answered: {sum(q.answerable for q in questions)} "
+          f"answerable, {sum(not q.answerable for q in questions)} unanswerable, from "
+          f"{args.results}")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = dataclasses.replace(Settings.from_env(), data_dir=Path(tmp),
+                                       llm_base_url="http://127.0.0.1:9/v1")
+        pages = Docchat(settings, [q.path for q in questions]).pages
+    rows = [(name, score({q.id: done[(name, q.id)] for q in questions}, questions, pages))
+            for name in pipelines]
+    _report(rows, no_llm=False)
 
 
 def _sweep(results: dict[str, Result], questions: list[GoldQuestion]) -> list[str]:
