@@ -51,7 +51,8 @@ _REFUSAL = re.compile(
     r"\b(?:do(?:es)? not (?:say|mention|specify|provide|contain|state|include|give|answer)"
     r"|don'?t know|not (?:mentioned|specified|provided|stated|given|available|found|included)"
     r"|no (?:information|mention|details?)|(?:cannot|can'?t|unable to) (?:be )?(?:determine|"
-    r"find|answer|tell)|не (?:сказано|указано|упоминается)|нет (?:информации|данных))\b", re.I)
+    r"find|answer|tell|predict|provide|say)|не (?:сказано|указано|упоминается|могу|знаю)"
+    r"|нет (?:информации|данных))\b", re.I)
 
 
 @dataclass
@@ -223,12 +224,15 @@ def score(results: dict[str, Result], questions: list[GoldQuestion],
         if result is None:
             continue
         tally.seconds.append(result.seconds)
+        refused = result.refused or is_refusal(result.answer)
         if not gold.answerable:
-            tally.answered_unanswerable.append(not result.refused)
+            tally.answered_unanswerable.append(not refused)
             continue
         tally.context.append(any(p in gold.pages for p in result.context_pages))
-        tally.refused_answerable.append(result.refused)
-        stated = not result.refused and fact_match(result.answer, gold.answers)
+        # "The dose is 16 mg/kg; the frequency is not stated." states the fact: an answer
+        # that holds it is no refusal, whatever else it says it cannot find.
+        stated = fact_match(result.answer, gold.answers)
+        tally.refused_answerable.append(refused and not stated)
         tally.facts.append(stated)
         if stated:
             held = pages.get(gold.file, {})
