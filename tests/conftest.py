@@ -232,22 +232,28 @@ def flate_bomb_pdf(expanded_mb: int = 1024) -> bytes:
     return pdf_file(objects, b"1.7")
 
 
-def text_pdf(pages: list[list[str]]) -> bytes:
-    """A PDF with one page per list of lines, in Helvetica (Latin text only)."""
-    def escape(line: str) -> bytes:
-        return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1")
+def pdf_escape(text: str) -> bytes:
+    """A string for a PDF text operator, in Helvetica's Latin encoding."""
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1")
 
-    count = len(pages)
+
+def helvetica_pdf(contents: list[bytes]) -> bytes:
+    """A PDF of one letter-size page per content stream, with Helvetica as /F1."""
+    count = len(contents)
     objects: list[bytes] = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
             b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(count)), count),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
     ]
-    for i, lines in enumerate(pages):
-        content = b"BT /F1 11 Tf 14 TL 60 740 Td " + b" ".join(
-            b"(%s) '" % escape(line) for line in lines) + b" ET"
+    for i, content in enumerate(contents):
         objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources "
                        b"<< /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i))
         objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
     return pdf_file(objects, b"1.4")
+
+
+def text_pdf(pages: list[list[str]]) -> bytes:
+    """A PDF with one page per list of lines, in Helvetica (Latin text only)."""
+    return helvetica_pdf([b"BT /F1 11 Tf 14 TL 60 740 Td " + b" ".join(
+        b"(%s) '" % pdf_escape(line) for line in lines) + b" ET" for lines in pages])

@@ -12,7 +12,7 @@ from ingest.chunking import chunk_document
 from ingest.documents import Document, Page
 from ingest.pdf import parse_pdf, tidy_text
 from ingest.tables import find_tables
-from tests.conftest import EVAL_PDFS, pdf_file
+from tests.conftest import EVAL_PDFS, helvetica_pdf, pdf_escape
 
 # x positions (points) of the table's columns, and one line's height.
 COLUMNS = (60, 230, 330, 450)
@@ -25,24 +25,10 @@ PROSE = ("The escalation follows a standard three plus three design with a safet
 
 def placed_pdf(pages: list[list[tuple[float, float, str]]]) -> bytes:
     """A PDF whose pages hold each text at (x, y) points, in 10-point Helvetica."""
-    def escape(text: str) -> bytes:
-        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode(
-            "latin-1")
-
-    count = len(pages)
-    objects: list[bytes] = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-            b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(count)), count),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-    ]
-    for i, items in enumerate(pages):
-        content = b"\n".join(b"BT /F1 10 Tf %.1f %.1f Td (%s) Tj ET" % (x, y, escape(text))
-                             for x, y, text in items)
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources "
-                       b"<< /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i))
-        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
-    return pdf_file(objects, b"1.4")
+    return helvetica_pdf([
+        b"\n".join(b"BT /F1 10 Tf %.1f %.1f Td (%s) Tj ET" % (x, y, pdf_escape(text))
+                    for x, y, text in items)
+        for items in pages])
 
 
 def table_items(rows: list[tuple[str, ...]], top: float) -> list[tuple[float, float, str]]:
