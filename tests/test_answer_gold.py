@@ -6,9 +6,7 @@ scoring rule (normalize / fact_match) behaves. Fast: no model, no network."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -67,8 +65,9 @@ def _parser_digest(files: list[str]) -> str:
 
 @pytest.fixture(scope="session")
 def page_texts(pytestconfig: pytest.Config) -> dict[str, tuple[str, ...]]:
-    """Every gold PDF's page texts, parsed once (in parallel) and kept in pytest's cache
-    until a PDF, the ingest code or pypdf changes: parsing them all takes half a minute."""
+    """Every gold PDF's page texts, parsed once and kept in pytest's cache until a PDF, the
+    ingest code or pypdf changes: parsing them all takes half a minute. In this process: a
+    fork of the test process (threads of earlier tests' clients and torch) can deadlock."""
     files = sorted({q.file for q in ANSWERABLE})
     digest = _parser_digest(files)
     cache = getattr(pytestconfig, "cache", None)
@@ -76,8 +75,7 @@ def page_texts(pytestconfig: pytest.Config) -> dict[str, tuple[str, ...]]:
         cached = cache.get(CACHE_KEY, None)
         if isinstance(cached, dict) and cached.get("digest") == digest:
             return {file: tuple(pages) for file, pages in cached["pages"].items()}
-    with ProcessPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        texts = dict(zip(files, pool.map(_parse, files), strict=True))
+    texts = {file: _parse(file) for file in files}
     if cache is not None:
         cache.set(CACHE_KEY, {"digest": digest, "pages": {f: list(p) for f, p in texts.items()}})
     return texts
