@@ -133,7 +133,7 @@ def _with_tables(plain: list[str], tables: list[list[Table]]) -> list[str]:
     repeated header or footer line is dropped too, so it cannot bring one back.
     """
     boilerplate = repeated_margins(plain)
-    texts = remove_repeated_margins(plain)
+    texts = _without_margins(plain, boilerplate)
     if texts is plain:
         boilerplate = set()
 
@@ -210,7 +210,11 @@ def remove_repeated_margins(texts: list[str], min_pages: int = 3, share: float =
     the margin of at least `share` of the pages, and the document have `min_pages` pages.
     Returns `texts` itself when nothing is dropped.
     """
-    boilerplate = repeated_margins(texts, min_pages, share)
+    return _without_margins(texts, repeated_margins(texts, min_pages, share))
+
+
+def _without_margins(texts: list[str], boilerplate: set[str]) -> list[str]:
+    """`texts` less the margin lines of these shapes; `texts` itself when none goes."""
     if not boilerplate:
         return texts
     cleaned = [_without(text, boilerplate) for text in texts]

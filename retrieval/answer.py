@@ -23,11 +23,17 @@ from retrieval.answer_context import (
     in_reading_order,
     interleave,
 )
-from retrieval.attribution import attribute, renumbered, split_sentences
+from retrieval.attribution import (
+    attribute,
+    claims_by_source,
+    renumbered,
+    split_sentences,
+    without_markers,
+)
 from retrieval.injection import neutralize
 from retrieval.language import Language, language_of
 from retrieval.llm import ChatModel, ContextOverflow, estimate_tokens
-from retrieval.quotes import claims_by_source, passage_units, supporting_quote
+from retrieval.quotes import passage_units, supporting_quote
 from retrieval.search import Hit, PassageRef, Retriever, fit_budget
 from retrieval.store import ChunkFilter
 
@@ -86,7 +92,6 @@ _REWRITE_HUMAN: dict[Language, str] = {
 # History kept for rewriting a follow-up: the last messages, each cut to this many characters.
 HISTORY_MESSAGES = 6
 HISTORY_MESSAGE_CHARS = 600
-_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,7 @@ def rewrite_messages(question: str, history: Sequence[Message]) -> list[BaseMess
              "ru": {"user": "Пользователь", "assistant": "Ассистент"}}[language]
     lines = [
         f"{names.get(m.role, m.role)}: "
-        f"{_MARKERS.sub('', m.content).strip()[:HISTORY_MESSAGE_CHARS]}"
+        f"{without_markers(m.content).strip()[:HISTORY_MESSAGE_CHARS]}"
         for m in history[-HISTORY_MESSAGES:]
     ]
     prompt = ChatPromptTemplate.from_messages(

@@ -9,6 +9,7 @@ threshold. Numbers that match no retrieved passage are removed from the text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,21 @@ def cited_numbers(text: str) -> list[int]:
             if n not in seen:
                 seen.append(n)
     return seen
+
+
+def without_markers(text: str) -> str:
+    """The text with its citation markers removed: 'It snowed [1, 2].' -> 'It snowed.'"""
+    return _CITATION.sub("", text)
+
+
+def claims_by_source(sentences: Sequence[str]) -> dict[int, list[str]]:
+    """For each source number, the answer's sentences that cite it, markers removed."""
+    found: dict[int, list[str]] = {}
+    for sentence in sentences:
+        claim = without_markers(sentence).strip()
+        for n in cited_numbers(sentence):
+            found.setdefault(n, []).append(claim)
+    return found
 
 
 def split_sentences(text: str) -> list[str]:

@@ -8,20 +8,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ingest.tables import is_table_row
 from retrieval.embeddings import Embedder
 
 # A sentence ends at . ! ? followed by whitespace; a line longer than this is cut at its
 # sentences, a unit still longer stays whole (a form's run-on line).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _LONG_UNIT = 400
-_CELL = " | "
 _WORD = re.compile(r"\w+")
 _NUMBER = re.compile(r"\d+(?:[.,/:]\d+)*")
-_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
 def passage_units(passage: str) -> list[str]:
-    """The passage as quotable units: each table row (cells joined by ' | ') under its header
+    """The passage as quotable units: each table row (ingest.tables writes cells joined by
+    ' | ') under its header
     row, and the sentences of the prose between tables (PDF lines joined first: a line break
     is layout, not the end of a sentence)."""
     units: list[str] = []
@@ -36,7 +36,7 @@ def passage_units(passage: str) -> list[str]:
         prose.clear()
 
     for line in (ln.strip() for ln in passage.splitlines()):
-        if _CELL in line:
+        if is_table_row(line):
             flush()
             if header is None:
                 header = line
@@ -55,18 +55,6 @@ def passage_units(passage: str) -> list[str]:
 
 def _sentences(text: str) -> list[str]:
     return [p.strip() for p in _SENTENCE_END.split(text) if p.strip()]
-
-
-def claims_by_source(sentences: Sequence[str]) -> dict[int, list[str]]:
-    """For each source number, the answer's sentences that cite it, markers removed."""
-    found: dict[int, list[str]] = {}
-    for sentence in sentences:
-        numbers = {int(n) for marker in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", sentence)
-                   for n in marker.split(",")}
-        claim = _MARKER.sub("", sentence).strip()
-        for n in numbers:
-            found.setdefault(n, []).append(claim)
-    return found
 
 
 def supporting_quote(claims: Sequence[str], passage: str, embedder: Embedder) -> str:

@@ -39,6 +39,7 @@ from retrieval.answer import GATE_PASSAGES, Question
 from retrieval.indexing import index_document
 from retrieval.language import language_of
 from retrieval.runtime import Runtime
+from retrieval.search import PassageRef
 from retrieval.settings import Settings
 from retrieval.store import ChunkFilter
 from tests.benchmarks.answer_gold import GoldQuestion, fact_match, load_questions, page_holds
@@ -155,11 +156,11 @@ class Docchat:
                       [c.hit.page for c in answer.citations if c.hit.page is not None],
                       elapsed[0])
 
-    def _context_pages(self, refs: Sequence[object]) -> list[int]:
+    def _context_pages(self, refs: Sequence[PassageRef]) -> list[int]:
         pages: set[int] = set()
         for ref in refs:
-            rows = self.runtime.store.chunks_in_range(
-                ref.document_id, ref.first_ordinal, ref.last_ordinal)  # type: ignore[attr-defined]
+            rows = self.runtime.store.chunks_in_range(ref.document_id, ref.first_ordinal,
+                                                      ref.last_ordinal)
             pages.update(row.page for row in rows if row.page is not None)
         return sorted(pages)
 

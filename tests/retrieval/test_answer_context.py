@@ -12,8 +12,9 @@ import pytest
 
 from retrieval.answer import Question
 from retrieval.answer_context import ContextBudget, fit_tokens, interleave
+from retrieval.attribution import claims_by_source
 from retrieval.indexing import index_document
-from retrieval.quotes import claims_by_source, passage_units, supporting_quote
+from retrieval.quotes import passage_units, supporting_quote
 from retrieval.runtime import Runtime
 from retrieval.search import Hit
 from retrieval.settings import Settings
