@@ -5,6 +5,15 @@ VENV ?= .venv
 # The CPU build; on a GPU machine use e.g. TORCH_SPEC="torch==2.13.0" with the CUDA index.
 TORCH_SPEC ?= torch==2.13.0
 PIP = $(VENV)/bin/python -m pip
+# llama-cpp-python compiles llama.cpp here, by default with -march=native. Not so: a virtual
+# machine may report AMX in cpuid without enabling it, and llama.cpp's AMX kernels then die
+# with SIGILL ("invalid opcode" in libggml-cpu.so) on the first prompt. AVX2 and FMA, plus
+# AVX-512 where the CPU has it; built once per venv, without pip's wheel cache, which may hold
+# a native build (pyproject.toml's other dependencies follow in `pip install -e`).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
+  -DGGML_F16C=ON -DGGML_BMI2=ON \
+  $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo -DGGML_AVX512=ON)
+LLAMA_SPEC = $(shell sed -n 's/^ *"\(llama-cpp-python[^"]*\)".*/\1/p' pyproject.toml)
 
 .PHONY: serve test test-fast install lint bench clean test-tools
 
@@ -54,17 +63,22 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel setuptools
 
-$(VENV)/.installed-serve: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-llama: | $(VENV)/bin/python
+	CMAKE_ARGS="$(strip $(LLAMA_CMAKE_ARGS))" $(PIP) install --no-cache-dir --force-reinstall \
+	  --no-deps "$(LLAMA_SPEC)"
+	touch $@
+
+$(VENV)/.installed-serve: pyproject.toml $(VENV)/.installed-llama | $(VENV)/bin/python
 	$(PIP) install "$(TORCH_SPEC)"
 	$(PIP) install -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-llama | $(VENV)/bin/python
 	$(PIP) install "$(TORCH_SPEC)"
 	$(PIP) install -e '.[test]'
 	touch $@ $(VENV)/.installed-serve
 
-$(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-llama | $(VENV)/bin/python
 	$(PIP) install "$(TORCH_SPEC)"
 	$(PIP) install -e '.[test,bench]'
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed-serve
