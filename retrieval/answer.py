@@ -26,10 +26,12 @@ from retrieval.answer_context import (
 from retrieval.attribution import (
     attribute,
     claims_by_source,
+    is_claim,
     renumbered,
     split_sentences,
     without_markers,
 )
+from retrieval.grounding import check_figures
 from retrieval.injection import neutralize
 from retrieval.language import Language, language_of
 from retrieval.llm import ChatModel, ContextOverflow, estimate_tokens
@@ -56,9 +58,15 @@ SYSTEM_PROMPTS: dict[Language, str] = {
     ),
 }
 
+# The instruction to say when the sources are silent is repeated after the question: a small
+# model heeds what it read last.
 _HUMAN: dict[Language, str] = {
-    "en": "Sources:\n\n{sources}\n\nQuestion: {question}\n\nAnswer, citing sources like [1]:",
-    "ru": "Источники:\n\n{sources}\n\nВопрос: {question}\n\nОтвет со ссылками вида [1]:",
+    "en": "Sources:\n\n{sources}\n\nQuestion: {question}\n\nAnswer only with what the "
+          "sources state, citing them like [1]. If they do not state it, say that the "
+          "documents do not say.\nAnswer:",
+    "ru": "Источники:\n\n{sources}\n\nВопрос: {question}\n\nОтвечай только тем, что "
+          "сказано в источниках, со ссылками вида [1]. Если там этого нет, скажи, что в "
+          "документах об этом не сказано.\nОтвет:",
 }
 
 NO_SOURCES: dict[Language, str] = {
@@ -66,6 +74,15 @@ NO_SOURCES: dict[Language, str] = {
           "is indexed, and ask again.",
     "ru": "Ни один проиндексированный документ не подходит к этому вопросу. Загрузите "
           "документ, дождитесь индексации и спросите снова.",
+}
+
+NOT_STATED: dict[Language, str] = {
+    "en": "The documents do not say: the answer drafted from the passages stated nothing "
+          "they hold (figures none of them gives), so it is not shown. Try other words, or "
+          "name the document.",
+    "ru": "В документах об этом не сказано: черновик ответа не содержал ничего из найденных "
+          "фрагментов (числа, которых в них нет), поэтому он не показан. Сформулируйте иначе "
+          "или укажите документ.",
 }
 
 NOT_RELEVANT: dict[Language, str] = {
@@ -138,7 +155,9 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     language: Language = "en"
     standalone_question: str = ""
-    grounded: bool = False  # False: docchat declined because nothing relevant was found
+    # False: docchat declined: nothing relevant was found, or the draft's figures were the
+    # model's own (see retrieval.grounding)
+    grounded: bool = False
     context: list[PassageRef] = field(default_factory=list)  # the passages the model read
 
     def to_json(self) -> dict[str, object]:
@@ -351,7 +370,9 @@ class Answerer:
         """Yields answer text as it is generated, then the finished Answer with its citations.
 
         The finished answer's text carries the citation markers; it may differ from the
-        streamed text where a marker was added to an uncited sentence or an invented one removed.
+        streamed text where a marker was added to an uncited sentence or an invented one
+        removed, and where a sentence stated a figure that no passage holds (dropped; when
+        nothing else is left, the answer says that the documents do not say).
         """
         language = language_of(question.text)
         query = self.standalone(question)
@@ -382,8 +403,15 @@ class Answerer:
                 ranked = fit_budget(ranked, sum(len(h.text) for h in ranked) // 2) or ranked[:1]
                 hits = in_reading_order(ranked)
         embedder = self.retriever.embedder
+        checked = check_figures(split_sentences(strip_source_tags("".join(parts))),
+                                [hit.text for hit in hits], f"{question.text} {query}")
+        if checked.dropped and not any(is_claim(s) for s in checked.sentences):
+            # Nothing is left that the passages hold: the draft was the model's own figures.
+            yield Answer(answer=NOT_STATED[language], language=language,
+                         standalone_question=query, context=[hit.ref() for hit in hits])
+            return
         attribution, sources = renumbered(attribute(
-            strip_source_tags("".join(parts)), hits, embedder, self.min_citation_similarity))
+            "".join(checked.sentences).strip(), hits, embedder, self.min_citation_similarity))
         claims = claims_by_source(split_sentences(attribution.text))
         cited = [(n, by, hits[sources[n - 1] - 1]) for n, by in attribution.cited]
         yield Answer(

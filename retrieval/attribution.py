@@ -70,7 +70,7 @@ def attribute(text: str, hits: list[Hit], embedder: Embedder, min_similarity: fl
     sentences = split_sentences(text)
     valid = range(1, len(hits) + 1)
     kept = [_keep_valid_markers(s, valid) for s in sentences]
-    uncited = [i for i, s in enumerate(kept) if not cited_numbers(s) and _is_claim(s)]
+    uncited = [i for i, s in enumerate(kept) if not cited_numbers(s) and is_claim(s)]
     by_match: set[int] = set()
     if uncited and hits:
         claims = [kept[i].strip() for i in uncited]
@@ -133,7 +133,7 @@ def _keep_valid_markers(sentence: str, valid: range) -> str:
     return _CITATION.sub(keep, sentence)
 
 
-def _is_claim(sentence: str) -> bool:
+def is_claim(sentence: str) -> bool:
     """Worth a citation: has a few words, not just a heading, a list marker or a greeting."""
     return len(re.findall(r"\w+", sentence)) >= 4
 

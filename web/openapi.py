@@ -612,8 +612,9 @@ SCHEMAS: dict[str, Any] = {
             "language": {"type": "string", "enum": ["en", "ru"]},
             "standalone_question": {"type": "string"},
             "grounded": {"type": "boolean",
-                         "description": "false: nothing relevant was found, so the model "
-                                        "was not asked."},
+                         "description": "false: docchat declined: nothing relevant was "
+                                        "found, so the model was not asked, or the "
+                                        "model's draft stated figures no passage holds."},
             "context": {"type": "array", "items": _schema("PassageRef")},
         },
     },

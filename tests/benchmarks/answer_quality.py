@@ -268,6 +268,10 @@ def main() -> None:
     parser.add_argument("--no-llm", action="store_true",
                         help="only what is decided before a model is asked: (a) and the gate")
     parser.add_argument("--pipelines", default="docchat,recipe")
+    parser.add_argument("--only", choices=("answerable", "unanswerable"), default=None,
+                        help="only the questions of this kind (after --sample)")
+    parser.add_argument("--match", default=None,
+                        help="only the questions whose id matches this regular expression")
     parser.add_argument("--context", type=int, default=8192,
                         help="the model's context window in tokens (default 8192)")
     parser.add_argument("--context-chars", type=int, default=None,
@@ -283,7 +287,9 @@ def main() -> None:
         _score_only(args)
         return
     header("Answer quality: NTSB reports and NIH protocols, each question scoped to its PDF")
-    questions = sample(load_questions(), args.sample)
+    questions = [q for q in sample(load_questions(), args.sample)
+                 if (args.only is None or q.answerable == (args.only == "answerable"))
+                 and (args.match is None or re.search(args.match, q.id))]
     files = [q.path for q in questions]
     pipelines = args.pipelines.split(",")
     print(f"# questions: {sum(q.answerable for q in questions)} answerable, "
@@ -337,7 +343,8 @@ def _score_only(args: argparse.Namespace) -> None:
     done = load_results(args.results)
     pipelines = args.pipelines.split(",")
     questions = [q for q in sample(load_questions(), args.sample)
-                 if all((name, q.id) in done for name in pipelines)]
+                 if all((name, q.id) in done for name in pipelines)
+                 and (args.only is None or q.answerable == (args.only == "answerable"))]
     print(f"# questions every pipeline answered: {sum(q.answerable for q in questions)} "
           f"answerable, {sum(not q.answerable for q in questions)} unanswerable, from "
           f"{args.results}")

@@ -92,6 +92,10 @@ ANSWERS = {
     "Where did the accident happen?": "The accident happened in Seward, AK.",
     "What was the weather like?": "The sky was thin overcast at 1000 ft agl with 10 miles "
                                   "visibility, calm wind and no precipitation.",
+    # The report says neither: the figures are the model's own.
+    "How much was the airplane worth?": "The airplane was worth $245,000 [1].",
+    "Where did it happen, and what did the repairs cost?":
+        "The accident happened in Seward, AK. The repairs cost $18,517 [2].",
 }
 
 
@@ -117,3 +121,17 @@ def test_an_uncited_answer_is_cited_to_the_page_that_holds_the_fact(capable, que
     assert (citation["page"], citation["by"]) == (page, "match")
     assert fact in citation["quote"]
     assert_quotes_stand_on_their_pages(capable, body)
+
+
+def test_an_answer_of_figures_no_page_holds_says_the_documents_do_not_say(capable) -> None:
+    body = ask(capable.test_client(), "How much was the airplane worth?")
+    assert body["grounded"] is False and body["citations"] == [], body
+    assert body["answer"].startswith("The documents do not say"), body["answer"]
+    assert "245" not in body["answer"]
+
+
+def test_a_sentence_with_an_invented_figure_is_dropped_and_the_rest_kept(capable) -> None:
+    body = ask(capable.test_client(), "Where did it happen, and what did the repairs cost?")
+    assert body["grounded"] is True
+    assert body["answer"] == "The accident happened in Seward, AK [1].", body["answer"]
+    assert body["citations"][0]["page"] == LOCATION_PAGE

@@ -1,0 +1,69 @@
+"""Figures in an answer that no passage holds (retrieval.grounding)."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.grounding import check_figures, figures, states_nothing, values
+
+PASSAGES = ["Location: Seward, AK. Date & Time: 11/29/2007, 1400 AKST.",
+            "Total flight time 1,240 hours; the engine had 245 000 hours... weight 1.750 lbs",
+            "Дозировка 1,5 мг/кг."]
+
+
+@pytest.mark.parametrize(("figure", "expected"), [
+    ("245,000", {245000.0, 245.0}),
+    ("1,5", {15.0, 1.5}),
+    ("03", {3.0}),
+    ("2007", {2007.0}),
+])
+def test_a_figure_is_read_with_either_separator_as_the_decimal_point(figure, expected) -> None:
+    assert values(figure) == expected
+
+
+def test_citation_markers_and_list_numbers_are_no_figures() -> None:
+    assert figures("1. It happened on 11/29/2007 [3].\n2. At 1400 [1, 2].") == [
+        "11", "29", "2007", "1400"]
+
+
+def test_sentences_whose_figures_the_passages_hold_are_kept() -> None:
+    sentences = ["It happened in Seward on 29 November 2007 [1]. ",
+                 "The pilot had 1240 hours. ", "The dose was 1.5 mg/kg. ",
+                 "The engine had 245,000 hours. ", "It weighed 1750 lbs."]
+    checked = check_figures(sentences, PASSAGES, "What happened?")
+    assert checked.sentences == sentences and checked.dropped == []
+
+
+def test_a_figure_no_passage_holds_drops_its_sentence() -> None:
+    sentences = ["It happened in Seward [1]. ", "The insurer paid $245,001 for it. ",
+                 "Repairs took 3.25 weeks."]
+    checked = check_figures(sentences, PASSAGES, "What happened?")
+    assert checked.sentences == ["It happened in Seward [1]. "]
+    assert checked.dropped == [("The insurer paid $245,001 for it. ", ["245,001"]),
+                               ("Repairs took 3.25 weeks.", ["3.25"])]
+
+
+def test_a_figure_from_the_question_may_be_repeated() -> None:
+    checked = check_figures(["Nothing in them is about 1998."], PASSAGES,
+                            "What happened in 1998?")
+    assert checked.dropped == []
+
+
+@pytest.mark.parametrize("sentence", [
+    "The student pilot's name is [1].", "The name of the pilot's private airstrip is [1]",
+    "The probable cause was:", "Имя пилота — [1].", "Стоимость составляет [2]."])
+def test_a_sentence_that_stops_before_its_answer_is_dropped(sentence) -> None:
+    assert states_nothing(sentence)
+    assert check_figures([sentence], PASSAGES, "Who?").sentences == []
+
+
+@pytest.mark.parametrize("sentence", [
+    "The pilot's name is not stated [1].", "It happened in Seward, AK [1].",
+    "The accident is described on page 3.", "Пилот не назван [1]."])
+def test_a_finished_sentence_states_something(sentence) -> None:
+    assert not states_nothing(sentence)
+
+
+def test_a_colon_before_a_list_introduces_it() -> None:
+    sentences = ["The visits are:\n", "1. Screening on day 1 [1].\n", "2. Follow-up [1]."]
+    assert check_figures(sentences, PASSAGES, "Which visits?").sentences == sentences
