@@ -124,8 +124,14 @@ def best_sources(claims: list[str], hits: list[Hit], embedder: Embedder,
 
 
 def _keep_valid_markers(sentence: str, valid: range) -> str:
+    """The sentence with markers of sources that exist only, each source cited once:
+    'It snowed [1]. [1, 9]' -> 'It snowed [1].' with 9 not a source."""
+    seen: set[int] = set()
+
     def keep(match: re.Match[str]) -> str:
-        numbers = [n for n in (int(x) for x in match.group(1).split(",")) if n in valid]
+        numbers = [n for n in (int(x) for x in match.group(1).split(","))
+                   if n in valid and n not in seen]
+        seen.update(numbers)
         if not numbers:
             return ""
         return f" [{', '.join(str(n) for n in numbers)}]"

@@ -42,6 +42,12 @@ def test_invented_numbers_are_removed_and_valid_ones_kept(embedder) -> None:
     assert result.cited == [(2, "model")]
 
 
+def test_a_source_repeated_after_the_full_stop_is_cited_once(embedder) -> None:
+    result = attribute("The spar was bent [2]. [2]\nIt was [1, 2] replaced [2].", hits(),
+                       embedder, min_similarity=0.99)
+    assert result.text == "The spar was bent [2].\nIt was [1, 2] replaced."
+
+
 def test_uncited_sentence_is_matched_to_the_passage_that_supports_it(embedder) -> None:
     result = attribute(
         "The airplane nosed over into the snowbank and bent the wing spar. "
