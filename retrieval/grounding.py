@@ -4,7 +4,8 @@ Asked what a document does not say ("How much did the insurer pay?"), a small mo
 fills the gap with an amount of its own ("$245,000"). A figure is checked mechanically: the
 answer's sentence stands only when every figure in it is one that the passages or the
 question hold, read with either separator as the decimal point ("1,5" is "1.5"; "245,000",
-"245 000" and "245000" are one number). Citation markers, list numbers and counts up to 12,
+"245 000" and "245000" are one number, as is 2,400,000 with "2.4 x 106", a power of ten
+whose superscript the PDF's text flattened). Citation markers, list numbers and counts up to 12,
 which documents often write in words, are not checked. A sentence that stops where its answer
 should be ("The student pilot's name is [1].") states nothing and goes too. An answer left
 with no claim is replaced by "the documents do not say".
@@ -41,12 +42,18 @@ def states_nothing(sentence: str, last: bool = True) -> bool:
 
 def values(figure: str) -> set[float]:
     """The numbers a written figure can be: separators read as thousands, or the last one as
-    the decimal point. '1,5' -> {15, 1.5}; '245,000' -> {245000, 245.0}; '03' -> {3}."""
+    the decimal point, except a comma before three digits, which separates thousands.
+    '1,5' -> {15, 1.5}; '1.750' -> {1750, 1.75}; '245,000' -> {245000}; '03' -> {3}."""
     parts = re.split(r"[.,\u00a0\u202f ]", figure)
     read = {float("".join(parts))}
-    if len(parts) > 1:
+    thousands = len(parts) > 1 and len(parts[-1]) == 3 and figure[-4] == ","
+    if len(parts) > 1 and not thousands:
         read.add(float(f"{''.join(parts[:-1])}.{parts[-1]}"))
     return read
+
+
+# "2.4 x 106 IU/m2": 2.4 × 10⁶ with the exponent flattened into the line by the PDF's text.
+_POWER = re.compile(r"(\d+(?:[.,]\d+)?)\s*[x×*]\s*10\^?([1-9]|1[0-9])(?!\d)")
 
 
 def figures(text: str) -> list[str]:
@@ -65,6 +72,8 @@ def known_values(texts: Iterable[str]) -> set[float]:
     for text in texts:
         for figure in _FIGURE.findall(text) + _SPACED.findall(text):
             known |= values(figure)
+        for mantissa, power in _POWER.findall(text):
+            known |= {round(v * 10 ** int(power), 6) for v in values(mantissa)}
     return known
 
 

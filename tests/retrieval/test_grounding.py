@@ -12,7 +12,8 @@ PASSAGES = ["Location: Seward, AK. Date & Time: 11/29/2007, 1400 AKST.",
 
 
 @pytest.mark.parametrize(("figure", "expected"), [
-    ("245,000", {245000.0, 245.0}),
+    ("245,000", {245000.0}),
+    ("1.750", {1750.0, 1.75}),
     ("1,5", {15.0, 1.5}),
     ("03", {3.0}),
     ("2007", {2007.0}),
@@ -67,3 +68,12 @@ def test_a_finished_sentence_states_something(sentence) -> None:
 def test_a_colon_before_a_list_introduces_it() -> None:
     sentences = ["The visits are:\n", "1. Screening on day 1 [1].\n", "2. Follow-up [1]."]
     assert check_figures(sentences, PASSAGES, "Which visits?").sentences == sentences
+
+
+def test_a_power_of_ten_flattened_by_the_pdf_is_read() -> None:
+    passages = ["IL-2 is given at 2.4 x 106 IU/m2; response rate 0.185."]
+    sentences = ["The dose is 2,400,000 IU/m² [1]. ", "That is 2.4 million units. ",
+                 "It cost $10,000."]
+    checked = check_figures(sentences, passages, "What dose?")
+    assert checked.sentences == sentences[:2]
+    assert checked.dropped == [("It cost $10,000.", ["10,000"])]
