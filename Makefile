@@ -9,7 +9,7 @@ PIP = $(VENV)/bin/python -m pip
 # machine may report AMX in cpuid without enabling it, and llama.cpp's AMX kernels then die
 # with SIGILL ("invalid opcode" in libggml-cpu.so) on the first prompt. AVX2 and FMA, plus
 # AVX-512 where the CPU has it; built once per venv, without pip's wheel cache, which may hold
-# a native build (pyproject.toml's other dependencies follow in `pip install -e`).
+# a native build.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
   -DGGML_F16C=ON -DGGML_BMI2=ON \
   $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo -DGGML_AVX512=ON)
@@ -66,6 +66,7 @@ $(VENV)/bin/python:
 $(VENV)/.installed-llama: | $(VENV)/bin/python
 	CMAKE_ARGS="$(strip $(LLAMA_CMAKE_ARGS))" $(PIP) install --no-cache-dir --force-reinstall \
 	  --no-deps "$(LLAMA_SPEC)"
+	$(PIP) install "$(LLAMA_SPEC)"  # its dependencies; the build above stays
 	touch $@
 
 $(VENV)/.installed-serve: pyproject.toml $(VENV)/.installed-llama | $(VENV)/bin/python

@@ -159,6 +159,8 @@ class Answer:
     # model's own (see retrieval.grounding)
     grounded: bool = False
     context: list[PassageRef] = field(default_factory=list)  # the passages the model read
+    # Sentences of the model's reply left out: figures no passage holds, or no answer at all
+    withdrawn: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -168,6 +170,7 @@ class Answer:
             "standalone_question": self.standalone_question,
             "grounded": self.grounded,
             "context": [ref.to_json() for ref in self.context],
+            "withdrawn": list(self.withdrawn),
         }
 
 
@@ -408,7 +411,8 @@ class Answerer:
         if checked.dropped and not any(is_claim(s) for s in checked.sentences):
             # Nothing is left that the passages hold: the draft was the model's own figures.
             yield Answer(answer=NOT_STATED[language], language=language,
-                         standalone_question=query, context=[hit.ref() for hit in hits])
+                         standalone_question=query, context=[hit.ref() for hit in hits],
+                         withdrawn=[s.strip() for s, _ in checked.dropped])
             return
         attribution, sources = renumbered(attribute(
             "".join(checked.sentences).strip(), hits, embedder, self.min_citation_similarity))
@@ -420,6 +424,7 @@ class Answerer:
                 claims.get(n, []), hit.text, embedder)) for n, by, hit in cited],
             language=language, standalone_question=query, grounded=True,
             context=[hit.ref() for hit in hits],
+            withdrawn=[s.strip() for s, _ in checked.dropped],
         )
 
     def answer(self, question: Question) -> Answer:

@@ -169,6 +169,15 @@ def upload_bytes(client, data: bytes, name: str, collection: str = "default",
     return str(response.get_json()["documents"][0]["id"])
 
 
+def asked_the_model(body: dict) -> bool:
+    """Whether an /api/ask answer passed the relevance gate and the model read passages.
+    What a real model then says may still be withdrawn (retrieval.grounding: figures no
+    passage holds), which also reads `grounded: false`."""
+    return bool(body["context"]) and not body["answer"].startswith(
+        ("The documents do not say: none of the passages",
+         "В документах об этом не сказано: ни один"))
+
+
 def wait_indexed(client, document_id: str, headers: dict[str, str] | None = None) -> dict:
     """The document once the worker is done with it; it must have ended indexed."""
     def finished():

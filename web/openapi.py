@@ -616,6 +616,10 @@ SCHEMAS: dict[str, Any] = {
                                         "found, so the model was not asked, or the "
                                         "model's draft stated figures no passage holds."},
             "context": {"type": "array", "items": _schema("PassageRef")},
+            "withdrawn": {"type": "array", "items": {"type": "string"},
+                          "description": "Sentences of the model's reply left out: they "
+                                         "named figures no passage holds, or stopped "
+                                         "before their answer."},
         },
     },
     "Citation": {

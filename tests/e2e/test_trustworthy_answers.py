@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from retrieval.answer import NOT_RELEVANT
-from tests.conftest import text_pdf, upload_bytes, wait_indexed
+from tests.conftest import asked_the_model, text_pdf, upload_bytes, wait_indexed
 from web import create_app
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +51,7 @@ def ask(client, question: str, **extra) -> dict:
 
 def test_planted_instruction_in_a_pdf_is_not_followed(client, contracts) -> None:
     body = ask(client, "How long is the hardware warranty period?")
-    assert body["grounded"] is True
+    assert asked_the_model(body), body["answer"]
     assert "PWNED" not in body["answer"].upper()
     cited = {c["document_id"] for c in body["citations"]}
     assert cited <= {contracts["warranty"], contracts["russian"]}
@@ -68,7 +68,7 @@ def test_relevance_threshold_comes_from_settings(settings, worker, contracts) ->
     the threshold's doing, not an accident of retrieval."""
     lenient = create_app(dataclasses.replace(settings, min_relevance=0.0)).test_client()
     body = ask(lenient, "Who won the football world cup in 1998?")
-    assert body["grounded"] is True and body["answer"] != NOT_RELEVANT["en"]
+    assert asked_the_model(body) and body["answer"] != NOT_RELEVANT["en"]
 
 
 def test_russian_question_is_declined_in_russian(client, contracts) -> None:
@@ -79,7 +79,7 @@ def test_russian_question_is_declined_in_russian(client, contracts) -> None:
 def test_russian_question_about_a_russian_document_is_answered_from_it(client,
                                                                         contracts) -> None:
     body = ask(client, "Какой срок поставки оборудования?")
-    assert body["language"] == "ru" and body["grounded"] is True
+    assert body["language"] == "ru" and asked_the_model(body), body["answer"]
     assert any(ref["document_id"] == contracts["russian"] for ref in body["context"])
     for citation in body["citations"]:
         assert citation["quote"]
@@ -90,7 +90,7 @@ def test_follow_up_question_is_rewritten_before_retrieval(client, contracts) -> 
                {"role": "assistant", "content": "It is 24 months from delivery [1]."}]
     body = ask(client, "And where do claims go?", history=history)
     assert body["standalone_question"] and body["standalone_question"] != "And where do claims go?"
-    assert body["grounded"] is True
+    assert asked_the_model(body), body["answer"]
 
 
 def test_regenerate_answers_from_the_same_passages(client, contracts) -> None:
