@@ -25,8 +25,8 @@ CANDIDATE_PASSAGES = 5
 
 _CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 # A sentence ends at . ! ? (or a line break) followed by whitespace; citation markers right
-# after the punctuation stay with the sentence they follow.
-_SENTENCE = re.compile(r".+?(?:[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s)|\n|$)", re.S)
+# after the punctuation stay with the sentence they follow, at the end of the text too.
+_SENTENCE = re.compile(r".+?(?:[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s|$)|\n|$)", re.S)
 
 
 @dataclass(frozen=True)

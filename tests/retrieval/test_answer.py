@@ -46,6 +46,8 @@ def test_a_source_repeated_after_the_full_stop_is_cited_once(embedder) -> None:
     result = attribute("The spar was bent [2]. [2]\nIt was [1, 2] replaced [2].", hits(),
                        embedder, min_similarity=0.99)
     assert result.text == "The spar was bent [2].\nIt was [1, 2] replaced."
+    last = attribute("The spar was bent [2]. [2]", hits(), embedder, min_similarity=0.99)
+    assert last.text == "The spar was bent [2]."
 
 
 def test_uncited_sentence_is_matched_to_the_passage_that_supports_it(embedder) -> None:
