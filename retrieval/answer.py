@@ -408,11 +408,12 @@ class Answerer:
         embedder = self.retriever.embedder
         checked = check_figures(split_sentences(strip_source_tags("".join(parts))),
                                 [hit.text for hit in hits], f"{question.text} {query}")
-        if checked.dropped and not any(is_claim(s) for s in checked.sentences):
+        withdrawn = [sentence.strip() for sentence, _ in checked.dropped]
+        if withdrawn and not any(is_claim(s) for s in checked.sentences):
             # Nothing is left that the passages hold: the draft was the model's own figures.
             yield Answer(answer=NOT_STATED[language], language=language,
                          standalone_question=query, context=[hit.ref() for hit in hits],
-                         withdrawn=[s.strip() for s, _ in checked.dropped])
+                         withdrawn=withdrawn)
             return
         attribution, sources = renumbered(attribute(
             "".join(checked.sentences).strip(), hits, embedder, self.min_citation_similarity))
@@ -423,8 +424,7 @@ class Answerer:
             citations=[Citation(n=n, hit=hit, by=by, quote=supporting_quote(
                 claims.get(n, []), hit.text, embedder)) for n, by, hit in cited],
             language=language, standalone_question=query, grounded=True,
-            context=[hit.ref() for hit in hits],
-            withdrawn=[s.strip() for s, _ in checked.dropped],
+            context=[hit.ref() for hit in hits], withdrawn=withdrawn,
         )
 
     def answer(self, question: Question) -> Answer:

@@ -18,13 +18,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from retrieval.attribution import without_markers
+
 log = logging.getLogger(__name__)
 
 _FIGURE = re.compile(r"\d+(?:[.,\u00a0\u202f]\d+)*")
 # "245 000": thousands separated by plain spaces, as Russian writes them.
 _SPACED = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d.,]| \d)")
 _LIST_MARKER = re.compile(r"(?m)^\s*\d+[.)]\s+")
-_CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 # The last word of a sentence that stops before its answer.
 _UNFINISHED = re.compile(
     r"(?:\b(?:is|are|was|were|be|been|of|the|a|an|to|by|at|in|on|as|это|был|была|было|были|"
@@ -34,7 +35,7 @@ _UNFINISHED = re.compile(
 def states_nothing(sentence: str, last: bool = True) -> bool:
     """Whether `sentence` stops where its answer should be: 'The pilot's name is [1].' A
     colon introduces what follows ("The visits are:" before a list) unless nothing does."""
-    body = _CITATION.sub(" ", sentence).strip()
+    body = without_markers(sentence).strip()
     if body.endswith(":") and not last:
         return False
     return bool(_UNFINISHED.search(body.rstrip(".!?… ")))
@@ -58,7 +59,7 @@ _POWER = re.compile(r"(\d+(?:[.,]\d+)?)\s*[x×*]\s*10\^?([1-9]|1[0-9])(?!\d)")
 
 def figures(text: str) -> list[str]:
     """The figures written in `text`, citation markers and list numbers left out."""
-    text = _LIST_MARKER.sub(" ", _CITATION.sub(" ", text))
+    text = _LIST_MARKER.sub(" ", without_markers(text))
     return _FIGURE.findall(text)
 
 

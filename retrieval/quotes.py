@@ -21,9 +21,8 @@ _NUMBER = re.compile(r"\d+(?:[.,/:]\d+)*")
 
 def passage_units(passage: str) -> list[str]:
     """The passage as quotable units: each table row (ingest.tables writes cells joined by
-    ' | ') under its header
-    row, and the sentences of the prose between tables (PDF lines joined first: a line break
-    is layout, not the end of a sentence)."""
+    ' | ') under its header row, and the sentences of the prose between tables (PDF lines
+    joined first: a line break is layout, not the end of a sentence)."""
     units: list[str] = []
     prose: list[str] = []
     header: str | None = None

@@ -173,9 +173,9 @@ def asked_the_model(body: dict) -> bool:
     """Whether an /api/ask answer passed the relevance gate and the model read passages.
     What a real model then says may still be withdrawn (retrieval.grounding: figures no
     passage holds), which also reads `grounded: false`."""
-    return bool(body["context"]) and not body["answer"].startswith(
-        ("The documents do not say: none of the passages",
-         "В документах об этом не сказано: ни один"))
+    from retrieval.answer import NOT_RELEVANT
+
+    return bool(body["context"]) and body["answer"] not in NOT_RELEVANT.values()
 
 
 def wait_indexed(client, document_id: str, headers: dict[str, str] | None = None) -> dict:

@@ -287,9 +287,7 @@ def main() -> None:
         _score_only(args)
         return
     header("Answer quality: NTSB reports and NIH protocols, each question scoped to its PDF")
-    questions = [q for q in sample(load_questions(), args.sample)
-                 if (args.only is None or q.answerable == (args.only == "answerable"))
-                 and (args.match is None or re.search(args.match, q.id))]
+    questions = selected(args)
     files = [q.path for q in questions]
     pipelines = args.pipelines.split(",")
     print(f"# questions: {sum(q.answerable for q in questions)} answerable, "
@@ -338,13 +336,18 @@ def main() -> None:
             print(line)
 
 
+def selected(args: argparse.Namespace) -> list[GoldQuestion]:
+    """The questions --sample, --only and --match choose."""
+    return [q for q in sample(load_questions(), args.sample)
+            if (args.only is None or q.answerable == (args.only == "answerable"))
+            and (args.match is None or re.search(args.match, q.id))]
+
+
 def _score_only(args: argparse.Namespace) -> None:
     header("Answer quality: answers kept in a results file, scored")
     done = load_results(args.results)
     pipelines = args.pipelines.split(",")
-    questions = [q for q in sample(load_questions(), args.sample)
-                 if all((name, q.id) in done for name in pipelines)
-                 and (args.only is None or q.answerable == (args.only == "answerable"))]
+    questions = [q for q in selected(args) if all((name, q.id) in done for name in pipelines)]
     print(f"# questions every pipeline answered: {sum(q.answerable for q in questions)} "
           f"answerable, {sum(not q.answerable for q in questions)} unanswerable, from "
           f"{args.results}")
