@@ -3,7 +3,9 @@
 Models cite unevenly (small ones hardly at all), so citations come from two places: numbers the
 model wrote that match a retrieved passage are kept; an uncited sentence is matched to the
 passage most similar to it in embedding space, and cited only when that similarity clears a
-threshold. Numbers that match no retrieved passage are removed from the text.
+threshold. Numbers that match no retrieved passage are removed from the text, and where a
+sentence ends in several sources ("… in Seward, AK [1]. [2]"), those that support it clearly
+worse than the best of them are removed too: a small model cites every source it read.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from retrieval.search import Hit
 # hold hundreds of lines; its first ones are the chunk search found.
 MAX_UNITS_PER_PASSAGE = 40
 CANDIDATE_PASSAGES = 5
+# A source cited at the end of a sentence beside others is kept when its best unit supports
+# the sentence (quotes.unit_scores: cosine, plus shares of the claim's words and numbers) within
+# this much of the best cited source's.
+TRIM_MARGIN = 0.2
+# Units of a cited passage compared with the sentence that cites it.
+MAX_TRIM_UNITS = 200
 
 _CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 # A sentence ends at . ! ? (or a line break) followed by whitespace; citation markers right
@@ -69,7 +77,7 @@ def attribute(text: str, hits: list[Hit], embedder: Embedder, min_similarity: fl
               ) -> Attribution:
     sentences = split_sentences(text)
     valid = range(1, len(hits) + 1)
-    kept = [_keep_valid_markers(s, valid) for s in sentences]
+    kept = trim_citations([_keep_valid_markers(s, valid) for s in sentences], hits, embedder)
     uncited = [i for i, s in enumerate(kept) if not cited_numbers(s) and is_claim(s)]
     by_match: set[int] = set()
     if uncited and hits:
@@ -121,6 +129,56 @@ def best_sources(claims: list[str], hits: list[Hit], embedder: Embedder,
                 best, best_cosine = owners[top], max(best_cosine, float(similarity[top]))
         chosen.append(best if best_cosine >= min_similarity else None)
     return chosen
+
+
+# The markers a sentence ends with, and the stops between them: "… AK [1]. [2]".
+_TRAILING = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\][.!?]*)+\s*$")
+
+
+def trim_citations(sentences: list[str], hits: list[Hit], embedder: Embedder) -> list[str]:
+    """The sentences with, among the sources each one ends with, only those that support it
+    about as well as the best of them: 'The visit is on day 15 [1, 2].' keeps [2] alone when
+    only passage 2 holds day 15. Markers inside a sentence cite the clause before them and
+    are kept."""
+    ends = [_ending_sources(s) for s in sentences]
+    units: dict[int, tuple[list[str], np.ndarray]] = {}
+    needed = sorted({n for numbers in ends if len(numbers) > 1 for n in numbers})
+    for n in needed:
+        texts = passage_units(hits[n - 1].text)[:MAX_TRIM_UNITS] or [hits[n - 1].text]
+        units[n] = (texts, embedder.embed(texts))
+    if not units:
+        return sentences
+    trimmed: list[str] = []
+    for sentence, numbers in zip(sentences, ends, strict=True):
+        if len(numbers) < 2:
+            trimmed.append(sentence)
+            continue
+        claim = without_markers(sentence).strip()
+        vector = embedder.embed([claim])[0]
+        support = {n: float(np.max(unit_scores(claim, units[n][0], units[n][1] @ vector)))
+                   for n in numbers}
+        best = max(support.values())
+        drop = {n for n, score in support.items() if score < best - TRIM_MARGIN}
+        trimmed.append(_without_sources(sentence, drop) if drop else sentence)
+    return trimmed
+
+
+def _ending_sources(sentence: str) -> list[int]:
+    match = _TRAILING.search(sentence)
+    return cited_numbers(match.group(0)) if match else []
+
+
+def _without_sources(sentence: str, drop: set[int]) -> str:
+    """The sentence with `drop` removed from the markers it ends with, the rest written as one
+    marker before its stop: 'It is AK [1]. [2]\n' without 2 -> 'It is AK [1].\n'."""
+    match = _TRAILING.search(sentence)
+    assert match is not None
+    ending = match.group(0)
+    kept = [n for n in cited_numbers(ending) if n not in drop]
+    stop = next(iter(re.findall(r"[.!?]", ending)), "")
+    space = ending[len(ending.rstrip()):]
+    marker = f" [{', '.join(str(n) for n in kept)}]" if kept else ""
+    return f"{sentence[:match.start()]}{marker}{stop}{space}"
 
 
 def _keep_valid_markers(sentence: str, valid: range) -> str:

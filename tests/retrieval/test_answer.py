@@ -50,6 +50,30 @@ def test_a_source_repeated_after_the_full_stop_is_cited_once(embedder) -> None:
     assert last.text == "The spar was bent [2]."
 
 
+def test_a_sentence_keeps_only_the_sources_at_its_end_that_support_it(embedder) -> None:
+    """Seen: "… [1]. [2]" where page 2 holds nothing of the sentence (citation precision)."""
+    result = attribute("The engine was rated at 160 horsepower [1, 3].", hits(), embedder,
+                       min_similarity=0.99)
+    assert result.text == "The engine was rated at 160 horsepower [3]."
+    after_stop = attribute("The engine was rated at 160 horsepower [3]. [1]\nIt bent.", hits(),
+                           embedder, min_similarity=0.99)
+    assert after_stop.text == "The engine was rated at 160 horsepower [3].\nIt bent."
+    assert after_stop.cited == [(3, "model")]
+
+
+def test_sources_that_support_a_sentence_alike_are_all_kept(embedder) -> None:
+    twins = [*hits(), Hit(chunk_id=4, document_id="other", filename="copy.pdf", page=1,
+                          text=PASSAGES[2], score=0.5)]
+    result = attribute("The engine was rated at 160 horsepower [3, 4].", twins, embedder,
+                       min_similarity=0.99)
+    assert result.text == "The engine was rated at 160 horsepower [3, 4]."
+
+
+def test_markers_inside_a_sentence_cite_their_own_clause(embedder) -> None:
+    text = "The pilot lost directional control [1] and the spar was bent [2]."
+    assert attribute(text, hits(), embedder, min_similarity=0.99).text == text
+
+
 def test_uncited_sentence_is_matched_to_the_passage_that_supports_it(embedder) -> None:
     result = attribute(
         "The airplane nosed over into the snowbank and bent the wing spar. "
