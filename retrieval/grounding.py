@@ -7,8 +7,11 @@ question hold, read with either separator as the decimal point ("1,5" is "1.5"; 
 "245 000" and "245000" are one number, as is 2,400,000 with "2.4 x 106", a power of ten
 whose superscript the PDF's text flattened). Citation markers, list numbers and counts up to 12,
 which documents often write in words, are not checked. A sentence that stops where its answer
-should be ("The student pilot's name is [1].") states nothing and goes too. An answer left
-with no claim is replaced by "the documents do not say".
+should be ("The student pilot's name is [1].") states nothing and goes too, and so does one
+that names only what no passage names ("The pilot was John Smith.", "It uses an Oculus
+headset."): a name the passages hold beside it ("Seward, Alaska" where a report says "Seward,
+AK"), or a figure they hold, keeps it. An answer left with no claim is replaced by "the
+documents do not say".
 """
 
 from __future__ import annotations
@@ -78,23 +81,83 @@ def known_values(texts: Iterable[str]) -> set[float]:
     return known
 
 
+# A capitalized word (a name, an acronym, a brand) in either alphabet.
+_NAME = re.compile(r"(?<![\w-])[A-ZА-ЯЁ][A-Za-zА-Яа-яЁё]+(?:'s)?")
+_WORDS = re.compile(r"[^\W\d_]+")
+# Where a sentence begins: list markers, quotes and emphasis before its first word.
+_OPENING = re.compile(r"^[\s\-*•\d.)(\"'«“]*")
+
+
+def names(sentence: str) -> list[str]:
+    """The capitalized words of `sentence` after its first, lower-cased, possessives cut:
+    'The pilot was John Smith's son.' -> ['john', 'smith']."""
+    body = _OPENING.sub("", _LIST_MARKER.sub(" ", without_markers(sentence)))
+    first = re.match(r"\w+", body)
+    start = first.end() if first else 0
+    return [m.group(0).removesuffix("'s").lower() for m in _NAME.finditer(body, start)]
+
+
+def known_words(texts: Iterable[str]) -> set[str]:
+    """The words of `texts`, lower-cased and cut to five letters: a crude stem that joins a
+    Russian name's cases (Москва, Москве) and "Alaska" with "Alaskan"."""
+    return {_stem(w) for text in texts for w in _WORDS.findall(text)}
+
+
+def _stem(word: str) -> str:
+    return word.lower()[:5]
+
+
+def _cyrillic(word: str) -> bool:
+    return bool(re.search("[а-яё]", word, re.I))
+
+
+# A script's share of the passages' words below which names in it are not checked: an answer
+# in Russian about English reports writes "Сьюард" for Seward.
+_SCRIPT_SHARE = 0.2
+
+
+def cyrillic_share(texts: Iterable[str]) -> float:
+    words = known_words(texts)
+    return sum(map(_cyrillic, words)) / max(1, len(words))
+
+
+def unknown_names(sentence: str, words: set[str], known: set[float], cyrillic: float,
+                  ) -> list[str]:
+    """The names of `sentence` that no passage holds, when nothing else it names is held
+    there (another name, or a figure beyond a small count): empty when it stands. Names in a
+    script the passages hardly use (`cyrillic`: the share of their words in Cyrillic) are not
+    checked."""
+    share = {True: cyrillic, False: 1 - cyrillic}
+    found = [n for n in names(sentence) if share[_cyrillic(n)] >= _SCRIPT_SHARE]
+    unknown = [n for n in found if _stem(n) not in words]
+    if not unknown or len(unknown) < len(found):
+        return []
+    if any(values(f) & known and not _small(f) for f in figures(sentence)):
+        return []
+    return unknown
+
+
 @dataclass(frozen=True)
 class Grounded:
     sentences: list[str]  # the sentences kept, as given
-    # (sentence, its figures that no passage holds; none when it stops before its answer)
+    # (sentence, its figures or names that no passage holds; none when it stops before its
+    # answer)
     dropped: list[tuple[str, list[str]]]
 
 
 def check_figures(sentences: Sequence[str], passages: Sequence[str], question: str,
                   ) -> Grounded:
-    """Keeps the sentences whose figures all occur in `passages` or `question` and that
-    state something."""
+    """Keeps the sentences whose figures all occur in `passages` or `question`, that state
+    something, and that name something the passages or the question name."""
     known = known_values([*passages, question])
+    words = known_words([*passages, question])
+    cyrillic = cyrillic_share(passages)
     kept: list[str] = []
     dropped: list[tuple[str, list[str]]] = []
     last = max((i for i, s in enumerate(sentences) if s.strip()), default=-1)
     for i, sentence in enumerate(sentences):
         unknown = [f for f in figures(sentence) if not values(f) & known and not _small(f)]
+        unknown = unknown or unknown_names(sentence, words, known, cyrillic)
         if sentence.strip() and states_nothing(sentence, last=i >= last):
             dropped.append((sentence, []))
         elif unknown:

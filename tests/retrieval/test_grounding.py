@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.grounding import check_figures, figures, states_nothing, values
+from retrieval.grounding import check_figures, figures, names, states_nothing, values
 
 PASSAGES = ["Location: Seward, AK. Date & Time: 11/29/2007, 1400 AKST.",
             "Total flight time 1,240 hours; the engine had 245 000 hours... weight 1.750 lbs",
@@ -77,3 +77,44 @@ def test_a_power_of_ten_flattened_by_the_pdf_is_read() -> None:
     checked = check_figures(sentences, passages, "What dose?")
     assert checked.sentences == sentences[:2]
     assert checked.dropped == [("It cost $10,000.", ["10,000"])]
+
+
+def test_names_are_the_capitalized_words_after_the_first() -> None:
+    assert names("The pilot was John Smith's son [1].") == ["john", "smith"]
+    assert names("- **Sponsor**: Pfizer.") == ["pfizer"]
+    assert names("1. Oculus Quest is used.") == ["quest"]
+
+
+def test_a_sentence_that_names_only_what_no_passage_names_is_dropped() -> None:
+    """Seen: asked for a name the report does not give, a small model makes one up."""
+    passages = ["The student pilot, who held no certificate, departed Wasilla Airport.",
+                "The study uses a virtual reality headset for 20 minutes a day."]
+    sentences = ["The student pilot's name was John Smith [1]. ",
+                 "The headset is an Oculus Quest [2]. ",
+                 "The pilot departed from Wasilla [1]. ",
+                 "He flew from Wasilla, Alaska [1]. ",
+                 "The Meta headset is worn for 20 minutes. ",
+                 "The study uses a headset [2]."]
+    checked = check_figures(sentences, passages, "What was the student pilot's name?")
+    assert checked.sentences == sentences[2:]
+    assert checked.dropped == [(sentences[0], ["john", "smith"]),
+                               (sentences[1], ["oculus", "quest"])]
+
+
+def test_a_name_from_the_question_may_be_repeated() -> None:
+    checked = check_figures(["Nothing is said about Boeing [1]."], PASSAGES,
+                            "Did Boeing build it?")
+    assert checked.dropped == []
+
+
+def test_names_in_a_script_the_passages_hardly_use_are_not_checked() -> None:
+    """A Russian answer about an English report writes Seward as Сьюард."""
+    checked = check_figures(["Авария произошла в Сьюарде, Аляска [1]."], PASSAGES[:2],
+                            "Где произошла авария?")
+    assert checked.dropped == []
+
+
+def test_a_russian_name_in_another_case_is_the_same_name() -> None:
+    checked = check_figures(["Совещание прошло в Москве [1]."],
+                            ["Место: Москва, офис на Тверской."], "Где прошло совещание?")
+    assert checked.dropped == []
