@@ -16,7 +16,8 @@ temperature (0) and reply length, in the same run.
 
 (a) gold page in what the model reads; (b) fact match: an accepted form of the gold fact
 occurs in the answer (normalized, on word boundaries; no model judges); (c) citation
-precision: cited pages that hold the fact, over the answers that state it; (d) refusals of
+precision: cited pages that hold the fact, over the answers that state it (the citations of
+the sentences that state it; an uncited one counts as a miss); (d) refusals of
 answerable questions and answers to unanswerable ones. `--no-llm` measures (a) and docchat's
 gate (the part of (d) decided before a model is asked) on every question in seconds.
 `--results` keeps each answer as a JSON line and skips questions already there, so a long run
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.answer import GATE_PASSAGES, Question
+from retrieval.attribution import cited_numbers, split_sentences
 from retrieval.indexing import index_document
 from retrieval.language import language_of
 from retrieval.runtime import Runtime
@@ -238,9 +240,26 @@ def score(results: dict[str, Result], questions: list[GoldQuestion],
         if stated:
             held = pages.get(gold.file, {})
             tally.citations.extend(
-                any(page_holds(held.get(p, ""), a) for a in gold.answers)
-                for p in result.cited_pages)
+                p is not None and any(page_holds(held.get(p, ""), a) for a in gold.answers)
+                for p in fact_citations(result, gold))
     return tally
+
+
+def fact_citations(result: Result, gold: GoldQuestion) -> list[int | None]:
+    """The pages cited for the gold fact: those of the sentences that state it ("It happened
+    in Seward [1]. The pilot was hurt [2]." cites page [1] for the location), or of the whole
+    answer when no one sentence does; None for a sentence that states it with no citation."""
+    sentences = [s for s in split_sentences(result.answer) if fact_match(s, gold.answers)]
+    if not sentences:
+        return list(result.cited_pages)
+    cited: list[int | None] = []
+    for sentence in sentences:
+        numbers = cited_numbers(sentence)
+        cited.extend(result.cited_pages[n - 1] if n <= len(result.cited_pages) else None
+                     for n in numbers)
+        if not numbers:
+            cited.append(None)
+    return cited
 
 
 def share(values: list[bool]) -> str:
