@@ -14,13 +14,14 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import text_pdf
+from tests.conftest import text_pdf, upload_bytes, wait_indexed
 from tests.processes import http_server
 from web import create_app
 
@@ -71,17 +72,41 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture()
-def page(browser: Browser, live_url: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_url, accept_downloads=True)
+@contextmanager
+def watched_page(browser: Browser, live_url: str, **options: Any) -> Iterator[Page]:
+    """A page in a fresh browser context; script errors and console errors fail the test."""
+    context = browser.new_context(base_url=live_url, **options)
     opened = context.new_page()
     problems: list[str] = []
     opened.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
     opened.on("console", lambda msg: problems.append(f"console: {msg.text}")
               if msg.type == "error" and not EXPECTED_REFUSAL.search(msg.text) else None)
-    yield opened
-    context.close()
+    try:
+        yield opened
+    finally:
+        context.close()
     assert not problems, problems
+
+
+@pytest.fixture()
+def page(browser: Browser, live_url: str) -> Iterator[Page]:
+    with watched_page(browser, live_url, accept_downloads=True) as opened:
+        yield opened
+
+
+# The sizes people use the pages at: a laptop and a phone.
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def viewport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture()
+def sized_page(browser: Browser, live_url: str, viewport: str) -> Iterator[Page]:
+    with watched_page(browser, live_url, viewport=VIEWPORTS[viewport]) as opened:
+        yield opened
 
 
 def screenshot(page: Page, name: str) -> None:
@@ -240,6 +265,188 @@ def test_regenerate_rereads_the_same_passages(page: Page, warranty_collection: s
         page.click("button.regenerate")
     assert asked.value.post_data_json["context"] == first
     expect(page.locator("button.regenerate")).to_be_visible(timeout=ANSWER_MS)
+
+
+@pytest.fixture(scope="module")
+def crowded_library(app) -> Iterator[None]:
+    """A library the size teams reach: 84 reports in a dozen collections, plus one PDF held in
+    two collections under the same name. Recorded straight in the store as indexed (with no
+    passages): the chat page lists them, and questions about them find nothing to read."""
+    store = app.extensions["docchat"].store
+    added: list[str] = []
+
+    def add(filename: str, collection: str) -> None:
+        record = store.add_document(uuid.uuid4().hex, filename, Path("/nonexistent.pdf"), 2048,
+                                    workspace="default", collection=collection)
+        store.mark_parsed(record.id, "pdf", 4, None, [])
+        store.mark_indexed(record.id, 0)
+        added.append(record.id)
+
+    for n in range(84):
+        add(f"report-{n:02d} quarterly figures.pdf", f"crowd-{n % 12:02d}")
+    add("twin-contract.pdf", "crowd-legal")
+    add("twin-contract.pdf", "crowd-sales")
+    yield
+    for document_id in added:
+        store.delete_document(document_id)
+
+
+def assert_question_box_in_view(page: Page) -> None:
+    """The question box and its button are inside the window; nothing is wider than it."""
+    height = page.evaluate("window.innerHeight")
+    for selector in ("#question", "#ask-button"):
+        box = page.locator(selector).bounding_box()
+        assert box and 0 <= box["y"] and box["y"] + box["height"] <= height, (selector, box)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def viewport_screenshot(page: Page, name: str) -> None:
+    """What the window shows, not the whole page: is the question box in it?"""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_chat_question_box_is_in_view_with_85_documents(
+        sized_page: Page, viewport: str, crowded_library: None) -> None:
+    page = sized_page
+    page.goto("/chat")
+    scope_line = page.locator("#scope-text")
+    expect(scope_line).to_have_text(
+        re.compile(r"^Asking: all documents \(\d+, in \d+ collections\)$"))
+    assert page.evaluate("window.scrollY") == 0
+    assert_question_box_in_view(page)
+    examples = page.locator("#example-questions button")
+    expect(examples).to_have_count(3)
+    viewport_screenshot(page, f"chat-{viewport}")
+
+    # Two copies of one PDF, told apart by their collections.
+    page.click("#document-summary")
+    page.fill("#document-filter", "twin-contract")
+    choices = page.locator(".document-choice")
+    expect(choices).to_have_count(2)
+    assert sorted(choices.locator(".doc-collection").all_inner_texts()) == [
+        "crowd-legal", "crowd-sales"]
+    assert page.locator(".collection-group legend").all_inner_texts() == [
+        "crowd-legal", "crowd-sales"]
+    choices.filter(has_text="crowd-sales").locator("input").check()
+    expect(scope_line).to_have_text("Asking: “twin-contract.pdf” in collection “crowd-sales”")
+    expect(page.locator("#document-summary")).to_have_text(
+        re.compile(r"^Documents: 1 of \d+ ticked$"))
+
+    # A collection: the scope line counts it, the examples come from its documents' titles.
+    page.select_option("#scope-collection", "crowd-03")
+    expect(scope_line).to_have_text("Asking: all 7 documents in collection “crowd-03”")
+    for example in examples.all_inner_texts():
+        number = re.search(r"“report (\d\d) quarterly figures”", example)
+        assert number and int(number.group(1)) % 12 == 3, example
+    page.fill("#document-filter", "")
+    page.locator(".document-choice input").nth(0).check()
+    page.locator(".document-choice input").nth(1).check()
+    expect(scope_line).to_have_text("Asking: 2 documents in collection “crowd-03”")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    viewport_screenshot(page, f"chat-picker-{viewport}")
+
+    # An example is asked as it reads; the question box stays in view below the answer.
+    question = examples.first.inner_text()
+    examples.first.click()
+    expect(page.locator(".turn .question")).to_have_text(question)
+    expect(page.locator("#empty-state")).to_be_hidden()
+    expect(page.locator("button.regenerate")).to_be_visible(timeout=ANSWER_MS)
+    assert_question_box_in_view(page)
+
+
+# Sixteen answered questions, as the page keeps them in this browser's storage.
+LONG_CONVERSATION = json.dumps({"turns": [
+    {"question": f"What does clause {n} of the agreement say about payment?",
+     "answer": {"answer": "Payment is due within 45 days.", "grounded": True, "citations": [],
+                "context": [], "html": "<p>" + "Payment is due within 45 days of the invoice. " * 4
+                + "</p>"},
+     "error": None} for n in range(16)]})
+
+
+def test_chat_question_box_stays_in_view_below_a_long_conversation(
+        sized_page: Page, viewport: str) -> None:
+    page = sized_page
+    stored = json.dumps(LONG_CONVERSATION)
+    page.add_init_script(f"localStorage.setItem('docchat.chat.v1', {stored})")
+    page.goto("/chat")
+    expect(page.locator(".turn")).to_have_count(16)
+    expect(page.locator("#empty-state")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollHeight > 1.5 * window.innerHeight")
+    assert_question_box_in_view(page)
+    viewport_screenshot(page, f"chat-long-{viewport}")
+    page.locator(".turn").nth(6).scroll_into_view_if_needed()  # reading an earlier answer
+    assert_question_box_in_view(page)
+
+
+def test_chat_skip_link_label_and_heading(sized_page: Page) -> None:
+    page = sized_page
+    page.goto("/chat")
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Your question")).to_be_focused()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ask your documents")
+    expect(page.get_by_role("complementary", name="Ask about")).to_be_visible()
+    expect(page.get_by_role("log", name="Conversation")).to_have_attribute("aria-live", "polite")
+    expect(page.get_by_label("Creativity (temperature)")).to_have_attribute(
+        "aria-describedby", "temperature-help")
+
+
+def test_chat_says_when_the_saved_scope_lost_its_document(
+        sized_page: Page, viewport: str, app) -> None:
+    client = app.test_client()
+    collection, name = unique("scope"), f"{viewport} pump notes.txt"
+    document_id = upload_bytes(client, f"Pump notes for {name}.\n".encode(), name, collection)
+    wait_indexed(client, document_id)
+    page = sized_page
+    page.goto("/chat")
+    page.select_option("#scope-collection", collection)
+    page.click("#document-summary")
+    page.locator(".document-choice", has_text=name).locator("input").check()
+    scope_line = page.locator("#scope-text")
+    expect(scope_line).to_have_text(f"Asking: “{name}” in collection “{collection}”")
+
+    assert client.delete(f"/api/documents/{document_id}").status_code == 200
+    page.reload()
+    problem = page.locator("#scope-problem")
+    expect(problem).to_contain_text(
+        f"The document you picked, “{name}”, is no longer in the library")
+    expect(problem).to_contain_text(f"Collection “{collection}” has no documents left")
+    expect(scope_line).to_contain_text("Asking: nothing until you choose")
+    expect(page.locator("#ask-button")).to_be_disabled()
+    expect(page.locator("#ask-blocked")).to_contain_text("Choose what to ask about first")
+    assert_question_box_in_view(page)
+    viewport_screenshot(page, f"chat-deleted-scope-{viewport}")
+
+    page.click("#accept-scope")
+    expect(problem).to_be_hidden()
+    expect(scope_line).to_contain_text("Asking: all documents (")
+    expect(page.locator("#ask-button")).to_be_enabled()
+    page.reload()  # the choice is kept
+    expect(scope_line).to_contain_text("Asking: all documents (")
+    expect(problem).to_be_hidden()
+
+
+def test_a_question_typed_while_an_answer_streams_waits_with_a_reason(
+        page: Page, warranty_collection: str) -> None:
+    page.goto("/chat")
+    page.select_option("#scope-collection", warranty_collection)
+    page.fill("#question", "How long is the hardware warranty period?")
+    page.click("#ask-button")
+    page.fill("#question", "Where are warranty claims sent?")
+    expect(page.locator("#ask-button")).to_be_disabled()
+    expect(page.locator("#ask-blocked")).to_contain_text("An answer is still being written")
+    page.press("#question", "Enter")  # not sent, and not thrown away
+    expect(page.locator(".turn")).to_have_count(1)
+    expect(page.locator("#question")).to_have_value("Where are warranty claims sent?")
+
+    expect(page.locator("#ask-button")).to_be_enabled(timeout=ANSWER_MS)
+    expect(page.locator("#ask-blocked")).to_be_hidden()
+    page.click("#ask-button")
+    expect(page.locator(".turn .question").nth(1)).to_have_text("Where are warranty claims sent?")
+    expect(page.locator("button.regenerate")).to_be_visible(timeout=ANSWER_MS)
+    expect(page.locator("button.regenerate")).to_have_count(1)
 
 
 def test_search_highlights_words_and_links_to_the_passage(

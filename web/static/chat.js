@@ -1,34 +1,235 @@
 // Chat page: answers stream in token by token; [n] markers link to the passage view; the
 // conversation (and its scope and temperature) survives reloads in this browser's storage.
+// The scope in use is always spelled out, and a saved scope that no longer exists is reported
+// rather than quietly widened to everything.
 "use strict";
 
 const STORE = "docchat.chat.v1";
 const HISTORY_TURNS = 6;
+const LIST_PAGE = 200;
 
 const saved = JSON.parse(localStorage.getItem(STORE) || "null") || {};
 let turns = Array.isArray(saved.turns) ? saved.turns : [];
 let busy = false;
+// The scope: a collection ("" for all) and the documents ticked in it (none: all of them).
+let collection = typeof saved.collection === "string" ? saved.collection : "";
+let ticked = new Set(Array.isArray(saved.documents) ? saved.documents : []);
+let tickedNames = saved.documentNames && typeof saved.documentNames === "object" ? saved.documentNames : {};
+let library = null;  // the indexed documents, newest first, once loaded
+let collectionNames = null;
+// What is wrong with the saved scope: { text, action, onAction, blocking }; null when nothing.
+let scopeProblem = null;
 
 function save() {
   localStorage.setItem(STORE, JSON.stringify({
-    turns,
-    collection: $("scope-collection").value,
-    documents: selectedDocuments(),
+    turns, collection, documents: [...ticked], documentNames: tickedNames,
     temperature: $("temperature").value,
   }));
 }
 
-function selectedDocuments() {
-  return [...document.querySelectorAll("#scope-documents input:checked")].map((i) => i.value);
+function scope() {
+  if (ticked.size) return { document_ids: [...ticked] };
+  return collection ? { collection } : {};
 }
 
-function scope() {
-  const body = {};
-  const documents = selectedDocuments();
-  if (documents.length) body.document_ids = documents;
-  else if ($("scope-collection").value) body.collection = $("scope-collection").value;
-  return body;
+// ---- the scope: what is asked, said in words ----
+
+function quoted(name) {
+  return `“${name}”`;
 }
+
+function inScope() {
+  if (!library) return [];
+  if (ticked.size) return library.filter((doc) => ticked.has(doc.id));
+  return collection ? library.filter((doc) => doc.collection === collection) : library;
+}
+
+function scopeText() {
+  if (scopeProblem && scopeProblem.blocking) return "Asking: nothing until you choose what to ask about (see above)";
+  if (ticked.size) {
+    const docs = inScope();
+    const where = [...new Set(docs.map((doc) => doc.collection))];
+    const place = where.length === 1 ? `in collection ${quoted(where[0])}` : `in ${where.length} collections`;
+    if (docs.length === 1) return `Asking: ${quoted(docs[0].filename)} ${place}`;
+    return `Asking: ${plural(ticked.size, "document")}${docs.length ? " " + place : ""}`;
+  }
+  if (collection) {
+    const count = inScope().length;
+    return library ? `Asking: ${count === 1 ? "the one document" : `all ${count} documents`} in collection ${quoted(collection)}`
+      : `Asking: all documents in collection ${quoted(collection)}`;
+  }
+  if (!library) return "Asking: all documents";
+  if (!library.length) return "Asking: all documents (none is indexed yet)";
+  const groups = new Set(library.map((doc) => doc.collection)).size;
+  return `Asking: all documents (${library.length}, in ${plural(groups, "collection")})`;
+}
+
+function showScope() {
+  $("scope-text").textContent = scopeText();
+  const problem = $("scope-problem");
+  problem.hidden = !scopeProblem;
+  if (scopeProblem) {
+    $("scope-problem-text").textContent = scopeProblem.text;
+    $("accept-scope").textContent = scopeProblem.action;
+    $("accept-scope").hidden = false;
+  }
+  const total = library ? library.filter((doc) => !collection || doc.collection === collection).length : 0;
+  const picked = ticked.size ? inScope().length : 0;
+  $("document-summary").textContent = picked ? `Documents: ${picked} of ${total} ticked`
+    : total ? `Documents: all ${total}` : "Documents: none";
+  $("clear-documents").hidden = !picked;
+  showExamples();
+  showAskState();
+}
+
+function showAskState() {
+  const reason = busy ? "An answer is still being written. Type your next question; send it when the answer is done."
+    : scopeProblem && scopeProblem.blocking ? "Choose what to ask about first (see the message above)." : "";
+  $("ask-button").disabled = Boolean(reason);
+  $("ask-blocked").textContent = reason;
+  $("ask-blocked").hidden = !reason;
+}
+
+// Drops ticked documents the library no longer holds (only ever narrows the scope).
+function forgetMissing() {
+  if (!library) return;
+  const present = new Set(library.map((doc) => doc.id));
+  for (const id of [...ticked]) if (!present.has(id)) { ticked.delete(id); delete tickedNames[id]; }
+}
+
+function changeScope(change) {
+  change();
+  forgetMissing();
+  scopeProblem = null;
+  save();
+  renderPicker();
+  showScope();
+}
+
+// A saved scope may name documents deleted since, or a collection now empty: say so, and
+// ask before widening to more than the person chose.
+function checkSavedScope() {
+  const present = new Set(library.map((doc) => doc.id));
+  const gone = [...ticked].filter((id) => !present.has(id));
+  const collectionGone = Boolean(collection) && !collectionNames.includes(collection);
+  if (!gone.length && !collectionGone) return;
+  const names = gone.map((id) => quoted(tickedNames[id] || "a document"));
+  const goneText = gone.length === 1 ? `The document you picked, ${names[0]}, is no longer in the library`
+    : `${gone.length} documents you picked (${names.join(", ")}) are no longer in the library`;
+  const widerScope = collectionGone || !collection ? "all documents" : `all of collection ${quoted(collection)}`;
+  if (gone.length && gone.length < ticked.size) {
+    forgetMissing();
+    scopeProblem = { text: `${goneText} (deleted, or being re-indexed), so this conversation now asks only the other ${plural(ticked.size, "document")}.`,
+      action: "OK", blocking: false, onAction: () => {} };
+  } else {
+    const emptied = collectionGone ? ` Collection ${quoted(collection)} has no documents left.` : "";
+    const text = gone.length ? `${goneText} (deleted, or being re-indexed).${emptied}`
+      : `Collection ${quoted(collection)} has no documents left (they were deleted).`;
+    scopeProblem = { text: `${text} Pick what to ask about, or ask ${widerScope}.`,
+      action: `Ask ${widerScope} instead`, blocking: true,
+      onAction: () => {
+        ticked = new Set();
+        tickedNames = {};
+        if (collectionGone) collection = "";
+      } };
+  }
+}
+
+// ---- the document picker: grouped by collection, searchable ----
+
+function documentChoice(doc) {
+  const box = el("input", { type: "checkbox", value: doc.id, checked: ticked.has(doc.id) });
+  box.addEventListener("change", () => changeScope(() => {
+    if (box.checked) { ticked.add(doc.id); tickedNames[doc.id] = doc.filename; }
+    else { ticked.delete(doc.id); delete tickedNames[doc.id]; }
+  }));
+  return el("label", { className: "document-choice" }, [
+    box, el("span", { className: "choice-text" }, [
+      el("span", { className: "filename", textContent: doc.filename }),
+      el("span", { className: "doc-collection", textContent: doc.collection }),
+    ]),
+  ]);
+}
+
+function renderPicker() {
+  if (!library) return;
+  const words = $("document-filter").value.trim().toLowerCase();
+  const shown = library.filter((doc) => (!collection || doc.collection === collection)
+    && (!words || doc.filename.toLowerCase().includes(words)
+      || doc.collection.toLowerCase().includes(words) || ticked.has(doc.id)));
+  const groups = new Map();
+  for (const doc of shown) {
+    if (!groups.has(doc.collection)) groups.set(doc.collection, []);
+    groups.get(doc.collection).push(doc);
+  }
+  $("scope-documents").replaceChildren(...[...groups.keys()].sort().map((name) =>
+    el("fieldset", { className: "collection-group" }, [
+      el("legend", { textContent: name }), ...groups.get(name).map(documentChoice)])));
+  $("no-matching-documents").hidden = Boolean(shown.length) || !words;
+}
+
+async function loadLibrary() {
+  const documents = [];
+  let next = `/api/documents?${new URLSearchParams({ status: "indexed", limit: LIST_PAGE })}`;
+  while (next) {
+    const body = await api(next);
+    documents.push(...body.documents);
+    next = body.next;
+  }
+  return documents;
+}
+
+async function loadScope() {
+  try {
+    [library, collectionNames] = await Promise.all([loadLibrary(),
+      api("/api/collections").then((body) => body.collections.map((c) => c.name))]);
+  } catch (err) {
+    $("scope-text").textContent = `Asking: ${collection ? `collection ${quoted(collection)}` : "all documents"} (the list of documents could not be loaded: ${err.message})`;
+    return;
+  }
+  const select = $("scope-collection");
+  for (const name of collectionNames) select.append(el("option", { value: name, textContent: name }));
+  checkSavedScope();
+  if (collection && !collectionNames.includes(collection)) {
+    select.append(el("option", { value: collection, textContent: `${collection} (no documents left)`, disabled: true }));
+  }
+  select.value = collection;
+  renderPicker();
+  showScope();
+  $("no-documents").hidden = library.length > 0;
+}
+
+// ---- the empty state: example questions from the documents in scope ----
+
+const EXAMPLES = [
+  (title) => `What is ${title} about?`,
+  (title) => `What are the main points of ${title}?`,
+  (title) => `Which dates or deadlines does ${title} mention?`,
+];
+
+function title(filename) {
+  const bare = filename.replace(/\.[A-Za-z0-9]{1,5}$/, "").replace(/[_-]+/g, " ").replace(/\s+/g, " ").trim();
+  return quoted(bare || filename);
+}
+
+function showExamples() {
+  $("empty-state").hidden = turns.length > 0;
+  // Newest first, each title once: copies of one file in two collections read the same.
+  const titles = [...new Set(inScope().map((doc) => title(doc.filename)))];
+  const blocked = scopeProblem && scopeProblem.blocking;
+  $("examples").hidden = !titles.length || Boolean(blocked);
+  $("example-questions").replaceChildren(...(titles.length ? EXAMPLES : []).map((make, i) => {
+    const question = make(titles[i % titles.length]);
+    const button = el("button", { type: "button", className: "example", textContent: question });
+    button.addEventListener("click", () => {
+      $("question").value = question;
+      $("ask-form").requestSubmit();
+    });
+    return el("li", {}, [button]);
+  }));
+}
+
+// ---- the conversation ----
 
 function renderCitations(list, citations) {
   list.replaceChildren(...citations.map((c) => {
@@ -65,6 +266,15 @@ function turnView(turn, index) {
 
 function renderConversation() {
   $("conversation").replaceChildren(...turns.map((t, i) => turnView(t, i).view));
+  showExamples();
+}
+
+// Replaces one turn only, so the live region announces that turn and not the whole log.
+function renderTurn(index) {
+  const built = turnView(turns[index], index);
+  const old = $("conversation").children[index];
+  if (old) old.replaceWith(built.view); else $("conversation").append(built.view);
+  return built;
 }
 
 function history(upTo) {
@@ -74,16 +284,19 @@ function history(upTo) {
   ]);
 }
 
+function setBusy(value) {
+  busy = value;
+  $("conversation").setAttribute("aria-busy", String(value));
+  showAskState();
+}
+
 async function ask(index, extra = {}) {
-  busy = true;
-  $("ask-button").disabled = true;
+  setBusy(true);
   const turn = turns[index];
   turn.answer = null; turn.error = null;
-  renderConversation();
-  const { answer, citations } = (() => {
-    const nodes = $("conversation").children[index];
-    return { answer: nodes.querySelector(".answer"), citations: nodes.querySelector(".citations") };
-  })();
+  const { view, answer } = renderTurn(index);
+  showExamples();
+  view.scrollIntoView({ block: "nearest" });
   answer.classList.add("streaming");
   const body = { question: turn.question, stream: true, history: history(index),
     temperature: Number($("temperature").value), ...scope(), ...extra };
@@ -103,10 +316,9 @@ async function ask(index, extra = {}) {
   } catch (err) {
     turn.error = `The answer could not be fetched: ${err.message}`;
   } finally {
-    busy = false;
-    $("ask-button").disabled = false;
     save();
-    renderConversation();
+    renderTurn(index);
+    setBusy(false);
   }
 }
 
@@ -121,7 +333,9 @@ function regenerate(index) {
 $("ask-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const question = $("question").value.trim();
-  if (!question || busy) return;
+  // The Ask button is disabled with its reason shown while busy; the question stays typed.
+  if (!question || busy || (scopeProblem && scopeProblem.blocking)) return;
+  for (const actions of $("conversation").querySelectorAll(".turn-actions")) actions.remove();
   turns.push({ question, answer: null, error: null });
   $("question").value = "";
   ask(turns.length - 1);
@@ -131,6 +345,7 @@ $("new-conversation").addEventListener("click", () => {
   turns = [];
   save();
   renderConversation();
+  $("question").focus();
 });
 
 $("temperature").addEventListener("input", () => {
@@ -138,27 +353,36 @@ $("temperature").addEventListener("input", () => {
   save();
 });
 
-async function loadDocuments() {
-  const fieldset = $("scope-documents");
-  const params = new URLSearchParams({ status: "indexed", limit: 200 });
-  if ($("scope-collection").value) params.set("collection", $("scope-collection").value);
-  let docs = [];
-  try {
-    docs = (await api(`/api/documents?${params}`)).documents;
-  } catch (_) { /* asking still works across everything */ }
-  const ticked = new Set(saved.documents || []);
-  fieldset.replaceChildren(fieldset.firstElementChild, ...docs.map((doc) => {
-    const box = el("input", { type: "checkbox", value: doc.id, checked: ticked.has(doc.id) });
-    box.addEventListener("change", save);
-    return el("label", { className: "document-choice" }, [box, ` ${doc.filename}`]);
-  }));
-}
+$("scope-collection").addEventListener("change", () => changeScope(() => {
+  collection = $("scope-collection").value;
+  ticked = new Set();
+  tickedNames = {};
+}));
 
-$("scope-collection").addEventListener("change", () => { saved.documents = []; save(); loadDocuments(); });
+$("clear-documents").addEventListener("click", () => changeScope(() => {
+  ticked = new Set();
+  tickedNames = {};
+}));
+
+$("accept-scope").addEventListener("click", () => {
+  const { onAction } = scopeProblem;
+  changeScope(onAction);
+  $("scope-collection").value = collection;
+  $("question").focus();
+});
+
+$("document-filter").addEventListener("input", renderPicker);
+
+$("change-scope").addEventListener("click", (event) => {
+  event.preventDefault();
+  $("chat-scope").scrollIntoView({ block: "start" });
+  $("scope-collection").focus({ preventScroll: true });
+});
 
 if (saved.temperature) $("temperature").value = saved.temperature;
 $("temperature-value").textContent = $("temperature").value;
 // A turn interrupted by a reload shows as such rather than as a question without an answer.
 for (const t of turns) if (!t.answer && !t.error) t.error = "Interrupted before the answer arrived. Regenerate it.";
 renderConversation();
-fillCollections($("scope-collection"), saved.collection || "").then(loadDocuments);
+showScope();
+loadScope();
