@@ -7,7 +7,9 @@ question hold, read with either separator as the decimal point ("1,5" is "1.5"; 
 "245 000" and "245000" are one number, as is 2,400,000 with "2.4 x 106", a power of ten
 whose superscript the PDF's text flattened). Citation markers, list numbers and counts up to 12,
 which documents often write in words, are not checked. A sentence that stops where its answer
-should be ("The student pilot's name is [1].") states nothing and goes too, and so does one
+should be ("The student pilot's name is [1].") states nothing and goes too, as does one whose
+figure the passages hold only as another quantity ("160 knots" where a report gives "160
+horsepower"; "$1750" where it weighs "1,750 lbs"), and one
 that names only what no passage names ("The pilot was John Smith.", "It uses an Oculus
 headset."): a name the passages hold beside it ("Seward, Alaska" where a report says "Seward,
 AK"), or a figure they hold, keeps it. An answer left with no claim is replaced by "the
@@ -79,6 +81,55 @@ def known_values(texts: Iterable[str]) -> set[float]:
         for mantissa, power in _POWER.findall(text):
             known |= {round(v * 10 ** int(power), 6) for v in values(mantissa)}
     return known
+
+
+# What a figure measures, read from the word after it or a currency sign before it: the
+# answer's "160 knots" is not the passages' "160 horsepower". Words not listed say nothing.
+QUANTITIES: dict[str, str] = {word: kind for kind, words in {
+    "money": ("$", "€", "£", "usd", "eur", "dollars", "dollar", "euros", "euro", "руб",
+              "рублей", "рубля", "рубль"),
+    "speed": ("knots", "knot", "kts", "kt", "kias", "mph", "km/h", "км/ч"),
+    "weight": ("lbs", "lb", "pounds", "pound", "kg", "кг"),
+    "distance": ("feet", "foot", "ft", "miles", "mile", "nm", "meters", "metres", "km", "км"),
+    "duration": ("hours", "hour", "hrs", "hr", "minutes", "minute", "min", "days", "weeks",
+                 "months", "years", "часов", "часа", "дней", "дня", "лет", "месяцев", "недель"),
+    "share": ("%", "percent", "процентов", "процента"),
+    "power": ("horsepower", "hp", "л.с"),
+    "dose": ("mg", "мг", "ml", "мл", "mcg", "µg"),
+}.items() for word in words}
+_MEASURED = re.compile(r"(?P<sign>[$€£])?\s?(?P<figure>\d+(?:[.,\u00a0\u202f]\d+)*)"
+                       r"(?:\s?-?\s?(?P<unit>%|[^\W\d_]+(?:[/.][^\W\d_]+)?))?")
+
+
+def measured(text: str) -> list[tuple[str, str | None]]:
+    """Each figure of `text` with the kind of quantity it measures, when a word says:
+    '$1750 lbs' -> [('1750', 'money')]; '160-horsepower' -> [('160', 'power')]."""
+    text = _LIST_MARKER.sub(" ", without_markers(text))
+    found = []
+    for m in _MEASURED.finditer(text):
+        unit = (m.group("sign") or m.group("unit") or "").lower()
+        kind = QUANTITIES.get(unit) or QUANTITIES.get(unit.split("/")[0])  # mg/kg: a dose
+        found.append((m.group("figure"), kind))
+    return found
+
+
+def mismeasured(sentence: str, texts: Sequence[str]) -> list[str]:
+    """The figures of `sentence` that `texts` hold only as another kind of quantity: 'The
+    airspeed was 160 knots.' beside a report's '160 horsepower' and no other 160. A figure the
+    texts also give bare (a table cell under its header) or with no known unit stands."""
+    kinds: dict[float, set[str | None]] = {}
+    for text in texts:
+        for figure, kind in measured(text):
+            for value in values(figure):
+                kinds.setdefault(value, set()).add(kind)
+    wrong = []
+    for figure, kind in measured(sentence):
+        if kind is None or _small(figure):
+            continue
+        held = set().union(*(kinds.get(v, set()) for v in values(figure)))
+        if held and None not in held and kind not in held:
+            wrong.append(figure)
+    return wrong
 
 
 # A capitalized word (a name, an acronym, a brand) in either alphabet.
@@ -157,7 +208,8 @@ def check_figures(sentences: Sequence[str], passages: Sequence[str], question: s
     last = max((i for i, s in enumerate(sentences) if s.strip()), default=-1)
     for i, sentence in enumerate(sentences):
         unknown = [f for f in figures(sentence) if not values(f) & known and not _small(f)]
-        unknown = unknown or unknown_names(sentence, words, known, cyrillic)
+        unknown = (unknown or mismeasured(sentence, [*passages, question])
+                   or unknown_names(sentence, words, known, cyrillic))
         if sentence.strip() and states_nothing(sentence, last=i >= last):
             dropped.append((sentence, []))
         elif unknown:

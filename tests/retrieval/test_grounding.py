@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.grounding import check_figures, figures, names, states_nothing, values
+from retrieval.grounding import (
+    check_figures,
+    figures,
+    measured,
+    mismeasured,
+    names,
+    states_nothing,
+    values,
+)
 
 PASSAGES = ["Location: Seward, AK. Date & Time: 11/29/2007, 1400 AKST.",
             "Total flight time 1,240 hours; the engine had 245 000 hours... weight 1.750 lbs",
@@ -118,3 +126,23 @@ def test_a_russian_name_in_another_case_is_the_same_name() -> None:
     checked = check_figures(["Совещание прошло в Москве [1]."],
                             ["Место: Москва, офис на Тверской."], "Где прошло совещание?")
     assert checked.dropped == []
+
+
+def test_a_figure_is_read_with_the_quantity_it_measures() -> None:
+    assert measured("Worth $1750 lbs [1]; a 160-horsepower engine, 25% at 70 KIAS, 3.5 mg/kg, "
+                    "1400 AKST") == [("1750", "money"), ("160", "power"), ("25", "share"),
+                                     ("70", "speed"), ("3.5", "dose"), ("1400", None)]
+
+
+def test_a_figure_the_passages_hold_only_as_another_quantity_drops_its_sentence() -> None:
+    """Seen: "The airplane's airspeed at touchdown was 160 knots [1]." beside a 160-horsepower
+    engine, and "The airplane was worth $1750 lbs." beside its weight."""
+    passages = ["Engine: Lycoming O-320, 160 horsepower. Max gross weight 1,750 lbs.",
+                "Airspeed (kts) | 70 | 80"]
+    sentences = ["The airspeed at touchdown was 160 knots [1]. ",
+                 "The airplane was worth $1750 lbs. [1] ",
+                 "The engine gave 160 hp [1]. ", "It weighed 1750 pounds [1]. ",
+                 "It flew at 70 knots [2]."]
+    checked = check_figures(sentences, passages, "What was the airspeed?")
+    assert checked.dropped == [(sentences[0], ["160"]), (sentences[1], ["1750"])]
+    assert mismeasured("It took 1,750 flight hours.", passages) == []
