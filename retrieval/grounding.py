@@ -97,18 +97,26 @@ QUANTITIES: dict[str, str] = {word: kind for kind, words in {
     "power": ("horsepower", "hp", "л.с"),
     "dose": ("mg", "мг", "ml", "мл", "mcg", "µg"),
 }.items() for word in words}
-_MEASURED = re.compile(r"(?P<sign>[$€£])?\s?(?P<figure>\d+(?:[.,\u00a0\u202f]\d+)*)"
-                       r"(?:\s?-?\s?(?P<unit>%|[^\W\d_]+(?:[/.][^\W\d_]+)?))?")
+# A form's label says what its bare figure measures: "Rated Power: 160".
+LABELS: dict[str, str] = {
+    "power": "power", "horsepower": "power", "airspeed": "speed", "speed": "speed",
+    "weight": "weight", "cost": "money", "price": "money", "value": "money",
+    "distance": "distance", "altitude": "distance", "elevation": "distance",
+}
+_MEASURED = re.compile(r"(?:(?P<label>[^\W\d_]+)\s*:\s*)?(?P<sign>[$€£])?\s?"
+                       r"(?P<figure>\d+(?:[.,\u00a0\u202f]\d+)*)(?:\s?-?\s?(?P<unit>%|[^\W\d_]+(?:[/.][^\W\d_]+)?))?")
 
 
 def measured(text: str) -> list[tuple[str, str | None]]:
     """Each figure of `text` with the kind of quantity it measures, when a word says:
-    '$1750 lbs' -> [('1750', 'money')]; '160-horsepower' -> [('160', 'power')]."""
+    '$1750 lbs' -> [('1750', 'money')]; '160-horsepower' and 'Rated Power: 160' ->
+    [('160', 'power')]."""
     text = _LIST_MARKER.sub(" ", without_markers(text))
     found = []
     for m in _MEASURED.finditer(text):
         unit = (m.group("sign") or m.group("unit") or "").lower()
-        kind = QUANTITIES.get(unit) or QUANTITIES.get(unit.split("/")[0])  # mg/kg: a dose
+        kind = (QUANTITIES.get(unit) or QUANTITIES.get(unit.split("/")[0])  # mg/kg: a dose
+                or LABELS.get((m.group("label") or "").lower()))
         found.append((m.group("figure"), kind))
     return found
 
