@@ -127,6 +127,7 @@ class DocumentRecord:
             "turns": self.turns,
             "empty_pages": json.loads(self.empty_pages) if self.empty_pages else [],
             "chunks": self.chunks,
+            "size_bytes": self.size_bytes,
             "error": error,
             "created_at": self.created_at,
         }

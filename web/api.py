@@ -29,7 +29,7 @@ from ingest.formats import StoredKind, sniff
 from ingest.text import decode_text
 from ingest.transcripts import split_jsonl_meetings
 from retrieval import indexing
-from retrieval.answer import Answer, Message, Question
+from retrieval.answer import GATE_PASSAGES, Answer, Message, Question
 from retrieval.collections import is_collection_name
 from retrieval.runtime import Runtime
 from retrieval.search import PassageRef
@@ -266,13 +266,25 @@ def _admin_only() -> None:
 @bp.post("/search")
 def search() -> Response:
     """Hybrid search. Filters: collection, document_ids, kinds, speakers, date_from, date_to.
-    With budget_chars, neighbouring chunks merge and passages fill the budget."""
+    With budget_chars, neighbouring chunks merge and passages fill the budget. With
+    relevant_only, no hits unless the best are relevant (DOCCHAT_MIN_RELEVANCE)."""
     body = json_body()
     query = _text_field(body, "query")
     k = _k_field(body)
     budget = _budget_field(body)
-    hits = _runtime().retriever.search(query, k, filters_from(body), budget)
-    return jsonify({"hits": [hit_json(h) for h in hits]})
+    relevant_only = body.get("relevant_only", False)
+    if not isinstance(relevant_only, bool):
+        raise ApiError(400, "bad_request", "'relevant_only' must be true or false.")
+    runtime = _runtime()
+    hits = runtime.retriever.search(query, k, filters_from(body), budget)
+    if not relevant_only:
+        return jsonify({"hits": [hit_json(h) for h in hits]})
+    # The answers' gate: below it, the best passages are only the least unrelated ones.
+    answerer = runtime.answerer
+    relevance = answerer.relevance(query, hits[:GATE_PASSAGES]) if hits else 0.0
+    if relevance < answerer.min_relevance:
+        hits = []
+    return jsonify({"hits": [hit_json(h) for h in hits], "relevance": round(relevance, 3)})
 
 
 @bp.post("/ask")

@@ -278,7 +278,11 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _answer("The best passages, best first.", {
                     "type": "object", "required": ["hits"],
-                    "properties": {"hits": {"type": "array", "items": _schema("Hit")}}}),
+                    "properties": {"hits": {"type": "array", "items": _schema("Hit")},
+                                   "relevance": {
+                                       "type": "number", "minimum": 0, "maximum": 1,
+                                       "description": "With `relevant_only`: how relevant "
+                                                      "the best hit is."}}}),
                 **_errors(400),
             },
         },
@@ -500,6 +504,7 @@ SCHEMAS: dict[str, Any] = {
             "empty_pages": {"type": "array", "items": {"type": "integer"},
                             "description": "Pages without a text layer."},
             "chunks": _nullable("integer"),
+            "size_bytes": {"type": "integer", "description": "The uploaded file's size."},
             "error": {"description": "Why processing failed.",
                       "oneOf": [_schema("ErrorBody"), {"type": "null"}]},
             "created_at": {"type": "number", "description": "Seconds since the epoch."},
@@ -554,6 +559,11 @@ SCHEMAS: dict[str, Any] = {
             "k": {"type": "integer", "minimum": 1, "maximum": 50,
                   "description": "Passages to return; default DOCCHAT_TOP_K."},
             "budget_chars": {"type": "integer", "minimum": 200, "maximum": 200_000},
+            "relevant_only": {"type": "boolean", "default": False,
+                              "description": "No hits unless the best of them are at least "
+                                             "DOCCHAT_MIN_RELEVANCE relevant to the query (the "
+                                             "gate answers use): the search page's \"nothing "
+                                             "matches\"."},
             **_FILTERS,
         },
     },

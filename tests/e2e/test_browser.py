@@ -35,6 +35,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 EXPECTED_REFUSAL = re.compile(r"status of (400|409|413|415|422) ")
 INDEXING_MS = 240_000  # two cores shared by the worker, the LLM server and the browser
 ANSWER_MS = 180_000
+SEARCH_MS = 60_000  # the first search in a process loads the embedding model
 
 WARRANTY_PDF = text_pdf([
     ["Service agreement between Northwind Ltd and Contoso GmbH.",
@@ -154,7 +155,7 @@ def test_failed_uploads_show_their_reason(page: Page, live_url: str) -> None:
     expect(broken).to_have_attribute("data-status", "failed", timeout=INDEXING_MS)
     document_id = broken.get_attribute("data-document-id")
     reason = requests.get(f"{live_url}/api/documents/{document_id}", timeout=10).json()["error"]
-    expect(broken.locator(".error")).to_have_text(reason["message"])
+    expect(broken.locator(".error")).to_have_text(f"{reason['message']} (code: {reason['code']})")
     photo = page.locator("#uploads li", has_text="photo.png")
     expect(photo).to_have_attribute("data-status", "failed")
     expect(photo.locator(".error")).to_contain_text("photo.png is not a type docchat reads")
@@ -163,7 +164,7 @@ def test_failed_uploads_show_their_reason(page: Page, live_url: str) -> None:
     page.goto("/library")
     page.select_option("#filter-collection", collection)
     row = page.locator(f"#doc-{document_id}")
-    expect(row.locator(".reason")).to_have_text(reason["message"])
+    expect(row.locator(".reason")).to_have_text(f"{reason['message']} (code: {reason['code']})")
     screenshot(page, "library")
 
 
@@ -456,7 +457,8 @@ def test_search_highlights_words_and_links_to_the_passage(
     page.select_option("#search-collection", warranty_collection)
     page.click("#search-form button[type=submit]")
     first = page.locator("#results .result").first
-    expect(first.locator("mark").first).to_have_text("warranty", ignore_case=True)
+    expect(first.locator("mark").first).to_have_text("warranty", ignore_case=True,
+                                                      timeout=SEARCH_MS)
     expect(first.locator(".result-title")).to_contain_text("service-agreement.pdf, page 2")
     screenshot(page, "search")
     first.locator(".result-title").click()
@@ -487,6 +489,190 @@ def test_every_page_renders_without_script_errors(page: Page) -> None:
         assert response.headers["content-type"].startswith("text/html")
         page.wait_for_load_state("networkidle")
         screenshot(page, "page-" + path.strip("/").replace("/", "-"))
+
+
+# ---- upload, library and search, as people use them every day (issue 16) ----
+
+# Every visible control has a label; its name, for a failure message, when it has none.
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll("input, select, textarea")]
+  .filter((c) => c.type !== "hidden" && c.getClientRects().length)
+  .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute("aria-label")
+                 && !c.getAttribute("aria-labelledby"))
+  .map((c) => c.id || c.name || c.outerHTML)"""
+
+
+def assert_fits_and_is_labelled(page: Page, heading: str) -> None:
+    """One h1, landmarks, a label on every control, nothing wider than the window."""
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    expect(page.get_by_role("banner")).to_have_count(1)
+    expect(page.get_by_role("navigation", name="Main")).to_have_count(1)
+    expect(page.get_by_role("main")).to_have_count(1)
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+        page.evaluate("document.documentElement.scrollWidth"))
+
+
+def test_upload_library_and_search_fit_the_window_and_label_everything(
+        sized_page: Page, viewport: str, crowded_library: None) -> None:
+    page = sized_page
+    page.goto("/upload")
+    assert_fits_and_is_labelled(page, "Upload documents")
+    expect(page.get_by_role("group", name="Drop files here")).to_be_visible()
+    screenshot(page, f"upload-{viewport}")
+
+    page.goto("/library")
+    expect(page.locator("#documents tbody tr").first).to_be_visible()
+    assert_fits_and_is_labelled(page, "Library")
+    width = page.evaluate("window.innerWidth")
+    for button in page.locator("#documents tbody tr").nth(2).locator("button").all():
+        box = button.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, box
+    viewport_screenshot(page, f"library-{viewport}")
+
+    page.goto("/search")
+    assert_fits_and_is_labelled(page, "Search")
+    expect(page.get_by_role("search")).to_be_visible()
+    expect(page.get_by_label("Search for")).to_be_visible()
+    screenshot(page, f"search-empty-{viewport}")
+
+
+def test_uploading_the_same_file_again_says_it_is_already_there(
+        sized_page: Page, viewport: str) -> None:
+    page = sized_page
+    name = f"{viewport} duplicate notes.txt"
+    notes = {"name": name, "mimeType": "text/plain",
+             "buffer": f"Pump maintenance notes for the {viewport} test.\n".encode()}
+    upload(page, unique("dupe"), [notes])
+    first = page.locator("#uploads li").first
+    expect(first).to_have_attribute("data-document-id", re.compile(r"\w+"))
+    page.set_input_files("#file-input", [notes])
+    rows = page.locator("#uploads li")
+    expect(rows).to_have_count(2)
+    again = rows.first
+    expect(again.locator(".duplicate")).to_have_text("Already in this collection")
+    expect(page.locator('#uploads li[data-status="indexed"]')).to_have_count(
+        2, timeout=INDEXING_MS)
+    assert again.get_attribute("data-document-id") == first.get_attribute("data-document-id")
+    expect(again.locator(".meta")).to_contain_text("1 passage")
+    expect(again).not_to_contain_text("undefined")
+    screenshot(page, f"upload-duplicate-{viewport}")
+
+    # "ask about it" opens the chat scoped to that one document.
+    again.get_by_role("link", name="ask about it").click()
+    expect(page).to_have_url(re.compile(r"/chat\?document=\w+$"))
+    scope_line = page.locator("#scope-text")
+    expect(scope_line).to_have_text(re.compile(f"^Asking: “{name}” in collection"))
+    page.select_option("#scope-collection", "")  # a reload keeps the reader's own choice
+    page.reload()
+    expect(scope_line).to_have_text(re.compile(r"^Asking: all documents \("))
+
+
+def test_a_bad_collection_name_is_explained_in_the_page(sized_page: Page, viewport: str) -> None:
+    page = sized_page
+    upload(page, "reports/2026", [{"name": "a.txt", "mimeType": "text/plain",
+                                   "buffer": b"Some notes."}])
+    error = page.locator("#collection-error")
+    expect(error).to_contain_text("“reports/2026” cannot name a collection")
+    expect(error).to_contain_text("(code: bad_collection)")
+    expect(page.locator("#collection")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#uploads li")).to_have_count(0)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, f"upload-bad-collection-{viewport}")
+    page.fill("#collection", "reports 2026")
+    expect(error).to_be_hidden()
+
+
+def test_library_says_when_filters_match_nothing_and_keeps_focus_across_refresh(
+        sized_page: Page, viewport: str, crowded_library: None) -> None:
+    page = sized_page
+    page.goto("/library")
+    page.select_option("#filter-collection", "crowd-03")
+    rows = page.locator("#documents tbody tr")
+    expect(rows).to_have_count(7)
+    expect(rows.first.locator("td.size")).to_have_text("4 pages · 0 passages")
+    page.select_option("#filter-status", "failed")
+    expect(page.locator("#library-no-match")).to_contain_text(
+        "No documents match these filters")
+    expect(page.locator("#library-empty")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, f"library-no-match-{viewport}")
+    page.click("#clear-filters")
+    expect(page.locator("#library-no-match")).to_be_hidden()
+    expect(rows.first).to_be_visible()
+
+    page.select_option("#filter-collection", "crowd-03")
+    expect(rows).to_have_count(7)
+    reindex = rows.nth(3).locator("button.reindex")
+    reindex.focus()
+    row_id = rows.nth(3).get_attribute("id")
+    # The page refreshes itself every 10 seconds; run one now rather than wait for it.
+    with page.expect_response(re.compile(r"/api/documents\?")):
+        page.evaluate("refresh()")
+    page.wait_for_timeout(200)
+    assert page.evaluate("[document.activeElement.closest('tr').id, "
+                         "document.activeElement.dataset.action]") == [row_id, "reindex"]
+
+
+def test_a_collection_emptied_by_a_delete_leaves_the_library_filter(page: Page, app) -> None:
+    store = app.extensions["docchat"].store
+    collection = unique("emptied")
+    record = store.add_document(uuid.uuid4().hex, "last one.pdf", Path("/nonexistent.pdf"), 2048,
+                                workspace="default", collection=collection)
+    store.mark_parsed(record.id, "pdf", 1, None, [])
+    store.mark_indexed(record.id, 0)
+    page.goto("/library")
+    page.select_option("#filter-collection", collection)
+    delete = page.locator(f"#doc-{record.id} button.delete")
+    delete.click()
+    delete.click()
+    expect(page.locator("#library-notice")).to_have_text(
+        f"Collection “{collection}” has no documents left, so all collections are shown.",
+        timeout=60_000)
+    expect(page.locator("#filter-collection")).to_have_value("")
+    expect(page.locator(f'#filter-collection option[value="{collection}"]')).to_have_count(0)
+
+
+@pytest.fixture(scope="module")
+def engine_notes(app) -> str:
+    """A collection with one note that says engine, engines and engineering."""
+    client = app.test_client()
+    collection = unique("engines")
+    document_id = upload_bytes(
+        client, b"The left engine failed on climb. Both engines were replaced by the "
+                b"engineering team in Anchorage.\n", "engine notes.txt", collection)
+    wait_indexed(client, document_id)
+    return collection
+
+
+def test_search_highlights_whole_words_and_says_when_nothing_matches(
+        sized_page: Page, viewport: str, engine_notes: str) -> None:
+    page = sized_page
+    page.goto("/search")
+    page.fill("#query", "engine")
+    page.select_option("#search-collection", engine_notes)
+    page.click("#search-form button[type=submit]")
+    first = page.locator("#results .result").first
+    expect(first.locator("mark").first).to_be_visible(timeout=SEARCH_MS)
+    assert first.locator("mark").all_inner_texts() == ["engine", "engines"]
+    expect(first.locator(".snippet")).to_contain_text("engineering team")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, f"search-{viewport}")
+
+    # Back from a passage returns to the same search, collection and all.
+    first.locator(".result-title").click()
+    expect(page).to_have_url(re.compile(r"/passage/"))
+    page.go_back()
+    expect(page.locator("#query")).to_have_value("engine")
+    expect(page.locator("#search-collection")).to_have_value(engine_notes)
+    expect(page.locator("#results .result")).to_have_count(1, timeout=SEARCH_MS)
+
+    page.fill("#query", "zzqxjv")
+    page.select_option("#search-collection", "")
+    page.click("#search-form button[type=submit]")
+    expect(page.locator("#nothing-matches")).to_contain_text("Nothing matches “zzqxjv”.",
+                                                             timeout=SEARCH_MS)
+    expect(page.locator("#results .result")).to_have_count(0)
+    screenshot(page, f"search-nothing-{viewport}")
 
 
 @pytest.fixture(scope="module")

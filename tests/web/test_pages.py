@@ -96,3 +96,30 @@ def test_pages_forbid_inline_and_remote_scripts(client, path: str) -> None:
 def test_root_opens_the_chat(client) -> None:
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/chat")
+
+
+def test_search_for_relevant_passages_only_finds_nothing_for_nonsense(client, documents) -> None:
+    nonsense = client.post("/api/search", json={"query": "zzqxjv", "k": 20,
+                                                "relevant_only": True}).get_json()
+    assert nonsense["hits"] == [] and nonsense["relevance"] < 0.25
+    anyway = client.post("/api/search", json={"query": "zzqxjv", "k": 20}).get_json()
+    assert anyway["hits"] and "relevance" not in anyway  # plain search still ranks something
+    pump = client.post("/api/search", json={"query": "pump impeller", "relevant_only": True,
+                                            "collection": COLLECTION}).get_json()
+    assert pump["hits"] and pump["relevance"] >= 0.25
+    refused = client.post("/api/search", json={"query": "pump", "relevant_only": "yes"})
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "bad_request"
+
+
+def test_documents_say_how_big_their_file_is(client, documents) -> None:
+    notes = client.get(f"/api/documents/{documents['notes']}").get_json()
+    assert notes["size_bytes"] == len(NOTES.encode())
+
+
+@pytest.mark.parametrize("path", ["/upload", "/library", "/search"])
+def test_everyday_pages_have_a_heading_and_labelled_controls(client, path: str) -> None:
+    html = client.get(path).get_data(as_text=True)
+    assert html.count("<h1") == 1 and "<main" in html and "<nav" in html
+    controls = re.findall(r'<(?:input|select)\b[^>]*\bid="([^"]+)"', html)
+    labelled = set(re.findall(r'<label[^>]*\bfor="([^"]+)"', html))
+    assert controls and set(controls) <= labelled, set(controls) - labelled

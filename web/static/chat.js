@@ -381,6 +381,16 @@ $("change-scope").addEventListener("click", (event) => {
 
 if (saved.temperature) $("temperature").value = saved.temperature;
 $("temperature-value").textContent = $("temperature").value;
+// A link from another page (the upload page's "ask about it") names one document to ask
+// about: taken when the link is followed, not again on a reload (the reader may have changed it).
+const linked = new URLSearchParams(location.search).get("document");
+const arrival = performance.getEntriesByType("navigation")[0];
+if (linked && (!arrival || arrival.type === "navigate")) {
+  collection = "";
+  ticked = new Set([linked]);
+  tickedNames = {};
+  save();
+}
 // A turn interrupted by a reload shows as such rather than as a question without an answer.
 for (const t of turns) if (!t.answer && !t.error) t.error = "Interrupted before the answer arrived. Regenerate it.";
 renderConversation();

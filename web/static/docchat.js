@@ -23,13 +23,22 @@ function el(tag, props = {}, children = []) {
   return node;
 }
 
-async function errorMessage(response) {
+// The API's refusal as an Error: its plain-language message, and its stable `code`.
+async function refusal(response) {
   try {
     const body = await response.json();
-    return body.error ? body.error.message : response.statusText;
-  } catch (_) {
-    return `${response.status} ${response.statusText}`;
-  }
+    if (body.error) return Object.assign(new Error(body.error.message), { code: body.error.code });
+  } catch (_) { /* not JSON: say what HTTP said */ }
+  return Object.assign(new Error(`${response.status} ${response.statusText}`), { code: `http_${response.status}` });
+}
+
+async function errorMessage(response) {
+  return (await refusal(response)).message;
+}
+
+// A refusal as a page shows it: what happened and what to do, then its code for a report.
+function refusalText(err) {
+  return err.code ? `${err.message} (code: ${err.code})` : err.message;
 }
 
 // fetch JSON; throws an Error whose message is the API's own explanation.
@@ -45,9 +54,10 @@ async function api(path, options = {}) {
   try {
     response = await fetch(path, init);
   } catch (err) {
-    throw new Error(`docchat did not answer (${err.message}). Check that it is running.`);
+    throw Object.assign(new Error(`docchat did not answer (${err.message}). Check that it is running.`),
+      { code: "unreachable" });
   }
-  if (!response.ok) throw new Error(await errorMessage(response));
+  if (!response.ok) throw await refusal(response);
   return response.status === 204 ? null : response.json();
 }
 
@@ -84,15 +94,35 @@ function whereLabel(item) {
   return item.page !== null && item.page !== undefined ? `page ${item.page}` : "";
 }
 
-// Appends `text` to `node` with every occurrence of `words` wrapped in <mark>.
+// A word cut to what its plural and possessive share: "engines" -> "engine",
+// "warranties" -> "warranty", "boxes" -> "box", "claim's" -> "claim". Never a prefix match, so
+// "engine" does not find "engineering".
+function wordStem(word) {
+  let w = word.toLowerCase().replace(/['’]s$/u, "");
+  if (w.length > 4 && w.endsWith("ies")) return w.slice(0, -3) + "y";
+  if (w.length > 4 && /(?:ch|sh|[sxz])es$/u.test(w)) return w.slice(0, -2);
+  if (w.length > 3 && w.endsWith("s") && !w.endsWith("ss")) return w.slice(0, -1);
+  return w;
+}
+
+const WORD = /([\p{L}\p{N}]+(?:['’][\p{L}]+)?)/u;
+
+// Appends `text` to `node` with every whole word that shares a stem with one of `words`
+// wrapped in <mark>.
 function appendHighlighted(node, text, words) {
-  const escaped = words.filter((w) => w.length > 1)
-    .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-  if (!escaped.length) { node.append(text); return; }
-  const pattern = new RegExp(`(${escaped.join("|")})`, "giu");
-  text.split(pattern).forEach((piece, i) => {
-    node.append(i % 2 ? el("mark", { textContent: piece }) : piece);
+  const stems = new Set(words.filter((w) => w.length > 1).map(wordStem));
+  if (!stems.size) { node.append(text); return; }
+  let plain = "";
+  text.split(WORD).forEach((piece, i) => {
+    if (i % 2 && stems.has(wordStem(piece))) {
+      if (plain) node.append(plain);
+      plain = "";
+      node.append(el("mark", { textContent: piece }));
+    } else {
+      plain += piece;
+    }
   });
+  if (plain) node.append(plain);
 }
 
 function queryWords(query) {
@@ -122,8 +152,16 @@ function plural(count, word) {
   return `${count} ${word}${count === 1 ? "" : "s"}`;
 }
 
+// How big a document is, as a reader counts it: turns of a meeting, pages of a PDF, else
+// the file's size.
 function documentSize(doc) {
   if (doc.kind === "meeting" && doc.turns !== null) return plural(doc.turns, "turn");
   if (doc.pages) return plural(doc.pages, "page");
-  return doc.kind || "";
+  return typeof doc.size_bytes === "number" ? fileSize(doc.size_bytes) : "";
+}
+
+function fileSize(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

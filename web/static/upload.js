@@ -5,7 +5,7 @@
 const POLL_MS = 700;
 
 function uploadRow(name) {
-  const bar = el("progress", { max: 1, value: 0 });
+  const bar = el("progress", { max: 1, value: 0, ariaLabel: `Progress of ${name}` });
   const status = el("span", { className: "status", textContent: "uploading" });
   const detail = el("div", { className: "meta" });
   const row = el("li", { className: "upload" }, [
@@ -13,8 +13,9 @@ function uploadRow(name) {
   ]);
   row.dataset.status = "uploading";
   $("uploads").prepend(row);
-  return {
+  const view = {
     row,
+    duplicate: false,  // the same bytes were already in this collection: nothing new is indexed
     show(doc) {
       row.dataset.status = doc.status;
       row.dataset.documentId = doc.id;
@@ -22,32 +23,38 @@ function uploadRow(name) {
       status.textContent = doc.status;
       bar.value = doc.status === "indexed" || doc.status === "failed" ? 1 : doc.progress;
       if (doc.status === "processing") status.textContent = `processing ${Math.round(doc.progress * 100)}%`;
+      const parts = view.duplicate
+        ? [el("strong", { className: "duplicate", textContent: "Already in this collection" }),
+          ` as “${doc.filename}”: nothing new to index. `] : [];
+      detail.className = "meta";
       if (doc.status === "indexed") {
-        detail.replaceChildren(`${documentSize(doc)}, ${plural(doc.chunks, "passage")} · `,
-          el("a", { href: "/chat", textContent: "ask about it" }));
-        if (doc.empty_pages.length) {
-          detail.append(el("div", { className: "warning",
+        parts.push(`${documentSize(doc)}, ${plural(doc.chunks || 0, "passage")} · `,
+          el("a", { href: `/chat?document=${encodeURIComponent(doc.id)}`, textContent: "ask about it" }));
+        if (doc.empty_pages && doc.empty_pages.length) {
+          parts.push(el("div", { className: "warning",
             textContent: `No text on pages ${doc.empty_pages.join(", ")}: they need OCR.` }));
         }
       }
       if (doc.error) {
         detail.className = "error";
-        detail.textContent = doc.error.message;
+        parts.push(refusalText(doc.error));
       }
+      detail.replaceChildren(...parts);
     },
-    fail(message) {
+    fail(err) {
       row.dataset.status = "failed";
       status.className = "status status-failed";
       status.textContent = "failed";
       bar.value = 1;
       detail.className = "error";
-      detail.textContent = message;
+      detail.textContent = refusalText(err);
     },
     uploading(fraction) {
       bar.value = fraction * 0.05;  // the upload itself is the first sliver of the work
       status.textContent = `uploading ${Math.round(fraction * 100)}%`;
     },
   };
+  return view;
 }
 
 // POST one file with upload progress (fetch cannot report it; XMLHttpRequest can).
@@ -73,7 +80,7 @@ async function follow(documentId, view) {
     try {
       doc = await api(`/api/documents/${encodeURIComponent(documentId)}`);
     } catch (err) {
-      view.fail(err.message);
+      view.fail(err);
       return;
     }
     view.show(doc);
@@ -82,33 +89,46 @@ async function follow(documentId, view) {
   }
 }
 
-async function uploadFile(file) {
-  const collection = $("collection").value.trim() || "default";
+async function uploadFile(file, collection) {
   const view = uploadRow(file.name);
   const { status, body } = await send(file, collection, (f) => view.uploading(f));
   if (status === 0) {
-    view.fail("The upload did not reach docchat. Check your connection and try again.");
+    view.fail({ message: "The upload did not reach docchat. Check your connection and try again.",
+      code: "unreachable" });
     return;
   }
   if (status >= 400) {
-    view.fail(body && body.error ? body.error.message : `Upload refused (${status}).`);
+    view.fail(body && body.error ? body.error : { message: `Upload refused (HTTP ${status}).`, code: `http_${status}` });
     return;
   }
-  const [first, ...more] = body.documents;
-  const views = [view, ...more.map((doc) => uploadRow(doc.filename))];
+  const views = [view, ...body.documents.slice(1).map((doc) => uploadRow(doc.filename))];
   await Promise.all(body.documents.map((doc, i) => {
-    if (doc.duplicate) {
-      views[i].show(doc);
-      views[i].row.querySelector(".meta").prepend("Already in this collection. ");
-    }
+    views[i].duplicate = Boolean(doc.duplicate);
     return follow(doc.id, views[i]);
   }));
-  return first;
+}
+
+// The same rule as the server's (retrieval/collections.py), said before anything is sent.
+const COLLECTION_NAME = /^[\p{L}\p{N}\p{M}_][\p{L}\p{N}\p{M}_ .\-]{0,63}$/u;
+
+function checkedCollection() {
+  const input = $("collection");
+  const name = input.value.trim() || "default";
+  const message = COLLECTION_NAME.test(name) ? ""
+    : refusalText({ code: "bad_collection", message: `“${name}” cannot name a collection. A collection name `
+      + "is 1-64 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit: "
+      + "change it, then choose the files again." });
+  $("collection-error").textContent = message;
+  $("collection-error").hidden = !message;
+  input.setAttribute("aria-invalid", message ? "true" : "false");
+  if (message) { input.focus(); return null; }
+  return name;
 }
 
 function uploadAll(files) {
-  if (!$("upload-form").reportValidity()) return;
-  for (const file of files) uploadFile(file);
+  const collection = checkedCollection();
+  if (collection === null) return;
+  for (const file of files) uploadFile(file, collection);
 }
 
 const zone = $("drop-zone");
@@ -127,4 +147,7 @@ $("file-input").addEventListener("change", (e) => {
   e.target.value = "";
 });
 $("upload-form").addEventListener("submit", (e) => e.preventDefault());
+$("collection").addEventListener("input", () => {
+  if (!$("collection-error").hidden) checkedCollection();
+});
 fillCollections($("collections"));
