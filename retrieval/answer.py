@@ -9,7 +9,8 @@ ones so that retrieval sees what they are about. Answers come in the question's 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -172,6 +173,20 @@ class Answer:
             "context": [ref.to_json() for ref in self.context],
             "withdrawn": list(self.withdrawn),
         }
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a streamed answer stands, for a page to show while the reader waits:
+    "searching" the documents, "reading" the passages found (the model reading its prompt is
+    most of the wait), "writing" once the first words come."""
+
+    stage: str
+    passages: int = 0
+    documents: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return {"stage": self.stage, "passages": self.passages, "documents": self.documents}
 
 
 _SOURCE_TAG = re.compile(r"</?source\b[^>]*>")
@@ -369,14 +384,17 @@ class Answerer:
         return relevance(question, vectors[len(anchors) + 1:], query, texts,
                          float(np.median(floor @ question)))
 
-    def stream(self, question: Question) -> Iterator[str | Answer]:
-        """Yields answer text as it is generated, then the finished Answer with its citations.
+    def stream(self, question: Question) -> Generator[str | Status | Answer, None, None]:
+        """Yields answer text as it is generated, then the finished Answer with its citations;
+        before and between them, a Status at each stage (callers that only want the text skip
+        it). Closing the generator closes the request to the LLM server, which then stops.
 
         The finished answer's text carries the citation markers; it may differ from the
         streamed text where a marker was added to an uncited sentence or an invented one
         removed, and where a sentence stated a figure that no passage holds (dropped; when
         nothing else is left, the answer says that the documents do not say).
         """
+        yield Status("searching")
         language = language_of(question.text)
         query = self.standalone(question)
         hits = self.passages(question, query, self.budget(query, language))
@@ -390,13 +408,17 @@ class Answerer:
             yield Answer(answer=declined, language=language, standalone_question=query)
             return
         ranked, hits = hits, in_reading_order(hits)
+        yield Status("reading", len(hits), len({hit.document_id for hit in hits}))
         parts: list[str] = []
         for attempt in range(3):
             try:
-                for piece in self.chat.stream(build_messages(query, hits, language),
-                                              question.temperature):
-                    parts.append(piece)
-                    yield piece
+                with closing(self.chat.stream(build_messages(query, hits, language),
+                                              question.temperature)) as pieces:
+                    for piece in pieces:
+                        if not parts:
+                            yield Status("writing")
+                        parts.append(piece)
+                        yield piece
                 break
             except ContextOverflow:
                 # The budget is in characters, the window in tokens: a dense language can

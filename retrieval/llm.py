@@ -14,9 +14,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import openai
 from langchain_core.messages import AIMessageChunk, BaseMessage
@@ -146,18 +147,22 @@ class ChatModel:
                                      timeout=settings.llm_timeout, max_retries=1)
 
     def stream(self, messages: Sequence[BaseMessage], temperature: float | None = None,
-               ) -> Iterator[str]:
+               ) -> Generator[str, None, None]:
         """Text pieces as the server generates them."""
         chat = self._chat if temperature is None else self._chat.bind(temperature=temperature)
         started, pieces, usage, outcome = time.monotonic(), 0, None, "error"
         try:
-            for piece in chat.stream(list(messages)):
-                if isinstance(piece, AIMessageChunk) and piece.usage_metadata:
-                    usage = piece.usage_metadata.get("output_tokens")
-                text = piece.content if isinstance(piece.content, str) else ""
-                if text:
-                    pieces += 1
-                    yield text
+            # Closed explicitly when the reader stops early, so that the HTTP request ends
+            # and the server stops generating. (langchain's stream is a generator.)
+            chunks = cast(Generator[Any, None, None], chat.stream(list(messages)))
+            with closing(chunks):
+                for piece in chunks:
+                    if isinstance(piece, AIMessageChunk) and piece.usage_metadata:
+                        usage = piece.usage_metadata.get("output_tokens")
+                    text = piece.content if isinstance(piece.content, str) else ""
+                    if text:
+                        pieces += 1
+                        yield text
             outcome = "ok"
         except GeneratorExit:
             outcome = "closed"

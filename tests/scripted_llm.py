@@ -88,6 +88,9 @@ class ChatRequest:
 
     body: dict[str, Any]
     answer: Text | Error | None = None
+    # Streamed: words sent, and whether the client hung up before the last (docchat stopped).
+    words_sent: int = 0
+    hung_up: bool = False
 
     @property
     def messages(self) -> list[dict[str, str]]:
@@ -150,6 +153,10 @@ class ScriptedLLM:
     # retries as it would against a real server, without its half-second back-off. None: no
     # header, as real servers send.
     retry_after_ms: int | None = 1
+    # Seconds before the first streamed word (a model reading its prompt) and between words
+    # (a slow model): for a page's status line to be seen, and a reader to stop mid-answer.
+    first_word_delay: float = 0.0
+    word_delay: float = 0.0
 
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
@@ -244,7 +251,7 @@ class ScriptedLLM:
                 if isinstance(outcome, Error):
                     self._error(outcome)
                 elif request.streamed:
-                    self._stream(outcome.text)
+                    self._stream(outcome.text, request)
                 else:
                     self._json(200, _completion(outcome, body))
 
@@ -265,15 +272,23 @@ class ScriptedLLM:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def _stream(self, text: str) -> None:
+            def _stream(self, text: str, request: ChatRequest) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
                 words = text.split(" ")
-                for i, word in enumerate(words):
-                    piece = word if i == 0 else " " + word
-                    self._event(_chunk({"content": piece}, None))
+                time.sleep(scripted.first_word_delay)
+                try:
+                    for i, word in enumerate(words):
+                        piece = word if i == 0 else " " + word
+                        self._event(_chunk({"content": piece}, None))
+                        request.words_sent = i + 1
+                        time.sleep(scripted.word_delay)
+                except (BrokenPipeError, ConnectionResetError):
+                    request.hung_up = True
+                    self.close_connection = True
+                    return
                 self._event(_chunk({}, "stop"))
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from ingest.formats import StoredKind, sniff
 from ingest.text import decode_text
 from ingest.transcripts import split_jsonl_meetings
 from retrieval import indexing
-from retrieval.answer import GATE_PASSAGES, Answer, Message, Question
+from retrieval.answer import GATE_PASSAGES, Answer, Message, Question, Status
 from retrieval.collections import is_collection_name
 from retrieval.runtime import Runtime
 from retrieval.search import PassageRef
@@ -37,7 +37,7 @@ from retrieval.spaces import model_label
 from retrieval.store import STATUSES, ChunkFilter, DocumentFilter, DocumentRecord
 from web.auth import is_admin, principal, workspace
 from web.bodies import MAX_INDEX, clean_filename, json_body, query_number, whole_number
-from web.errors import ApiError
+from web.errors import ApiError, overflow_message
 from web.links import answer_json, hit_json
 from web.ratelimit import rate_limited
 from workers import INGEST_TASK, REBUILD_TASK
@@ -301,39 +301,45 @@ def ask() -> Response:
         history=_history(body), temperature=_temperature(body), context=_context(body),
     )
     pieces = _runtime().answerer.stream(question)
-    # Pull the first piece now: an unreachable LLM becomes a 503 before any byte is sent.
-    first = next(pieces)
     if not stream:
-        *_, result = _chain(first, pieces)
+        # An unreachable LLM raises here, before any byte is sent: a 503.
+        *_, result = pieces
         assert isinstance(result, Answer)
         return jsonify(answer_json(result))
+    # The first event (searching) goes out at once; what fails later, the LLM included,
+    # ends the stream with an `error` event.
     return Response(
-        stream_with_context(_sse(first, pieces)),
+        stream_with_context(_sse(pieces)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def _sse(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
-    """Events: `token` {"text"} for each piece, then `answer` {"answer", "citations"}."""
-    from retrieval.llm import LLMUnavailable
+def _sse(items: Generator[str | Status | Answer, None, None]) -> Iterator[str]:
+    """Events: `status` {"stage", "passages", "documents"} as the answer moves from searching
+    to reading to writing, `token` {"text"} for each piece, then `answer` with the whole
+    answer. When the reader goes away (Stop), closing this closes `items`, and with them the
+    request to the LLM server, which stops generating."""
+    from retrieval.llm import ContextOverflow, LLMUnavailable
 
     def event(name: str, data: object) -> str:
         return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
     try:
-        for item in _chain(first, rest):
+        for item in items:
             if isinstance(item, Answer):
                 yield event("answer", answer_json(item))
+            elif isinstance(item, Status):
+                yield event("status", item.to_json())
             else:
                 yield event("token", {"text": item})
     except LLMUnavailable as exc:
         yield event("error", {"error": {"code": "llm_unavailable", "message": str(exc)}})
-
-
-def _chain(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str | Answer]:
-    yield first
-    yield from rest
+    except ContextOverflow as exc:
+        yield event("error", {"error": {"code": "context_overflow",
+                                        "message": overflow_message(exc)}})
+    finally:
+        items.close()
 
 
 MAX_HISTORY = 20

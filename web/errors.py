@@ -20,6 +20,10 @@ def error_response(status: int, code: str, message: str) -> tuple[Response, int]
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
+def overflow_message(exc: ContextOverflow) -> str:
+    return f"The request does not fit the language model's context window: {exc}"
+
+
 def register(app: Flask) -> None:
     limit_mb = app.extensions["docchat"].settings.max_upload_mb
 
@@ -46,9 +50,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ContextOverflow)
     def _overflow(exc: ContextOverflow) -> tuple[Response, int]:
-        return error_response(
-            422, "context_overflow",
-            f"The request does not fit the language model's context window: {exc}")
+        return error_response(422, "context_overflow", overflow_message(exc))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[Response, int] | tuple[str, int]:

@@ -293,11 +293,13 @@ PATHS: dict[str, Any] = {
             "tags": ["search"],
             "summary": "A cited answer from the documents",
             "description": (
-                "With `stream: true` the answer is a `text/event-stream`: `event: token` with "
+                "With `stream: true` the answer is a `text/event-stream`: `event: status` with "
+                '`{"stage", "passages", "documents"}` as it moves from `searching` to '
+                "`reading` (N passages from M documents) to `writing`, `event: token` with "
                 '`{"text"}` for each piece, then one `event: answer` with the final answer '
-                "object. If the LLM fails mid-answer an `event: error` with the error object "
-                "ends the stream. An LLM that cannot be reached before the first piece is a "
-                "503."),
+                "object. If the LLM fails (cannot be reached, or fails mid-answer) an "
+                "`event: error` with the error object ends the stream; without `stream` an "
+                "unreachable LLM is a 503. Closing the stream stops the model."),
             "requestBody": {"required": True, "content": _json(_schema("AskRequest"))},
             "responses": {
                 "200": {"description": "The answer (JSON), or its stream (`stream: true`).",
@@ -305,7 +307,9 @@ PATHS: dict[str, Any] = {
                             **_json(_schema("Answer")),
                             "text/event-stream": {
                                 "schema": {"type": "string"},
-                                "example": ('event: token\ndata: {"text": "The pilot"}\n\n'
+                                "example": ('event: status\ndata: {"stage": "reading", '
+                                            '"passages": 6, "documents": 2}\n\n'
+                                            'event: token\ndata: {"text": "The pilot"}\n\n'
                                             'event: answer\ndata: {"answer": "The pilot ... '
                                             '[1]", "citations": [...]}\n\n'),
                             }}},

@@ -8,6 +8,7 @@ and stops every process it started, also when it fails."""
 from __future__ import annotations
 
 import io
+import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -203,12 +204,19 @@ def test_with_the_llm_server_stopped_ask_is_503_search_works_and_ask_recovers(
 
     llm.stop()
     try:
-        for body in (question, {**question, "stream": True}):
-            response = client.post("/api/ask", json=body)
-            assert response.status_code == 503
-            error = response.get_json()["error"]
-            assert error["code"] == "llm_unavailable"
-            assert "Search still works" in error["message"]
+        response = client.post("/api/ask", json=question)
+        assert response.status_code == 503
+        error = response.get_json()["error"]
+        assert error["code"] == "llm_unavailable"
+        assert "Search still works" in error["message"]
+        # Streamed, the status events have gone out already: the stream ends with the error.
+        streamed = client.post("/api/ask", json={**question, "stream": True})
+        assert streamed.status_code == 200
+        last = streamed.get_data(as_text=True).strip().split("\n\n")[-1]
+        assert last.startswith("event: error\n"), last
+        error = json.loads(last.split("data: ", 1)[1])["error"]
+        assert error["code"] == "llm_unavailable"
+        assert "Search still works" in error["message"]
         search = client.post("/api/search", json={"query": "hardware warranty period"})
         assert search.status_code == 200
         assert search.get_json()["hits"][0]["document_id"] == record.id

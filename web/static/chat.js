@@ -1,4 +1,6 @@
-// Chat page: answers stream in token by token; [n] markers link to the passage view; the
+// Chat page: answers stream in token by token, under a status line the server drives
+// (searching, reading N passages, writing) and with a Stop button; [n] markers link to the
+// passage view; Regenerate keeps the earlier versions of an answer, to flip between; the
 // conversation (and its scope and temperature) survives reloads in this browser's storage.
 // The scope in use is always spelled out, and a saved scope that no longer exists is reported
 // rather than quietly widened to everything.
@@ -11,6 +13,7 @@ const LIST_PAGE = 200;
 const saved = JSON.parse(localStorage.getItem(STORE) || "null") || {};
 let turns = Array.isArray(saved.turns) ? saved.turns : [];
 let busy = false;
+let stopper = null;  // the AbortController of the answer being streamed
 // The scope: a collection ("" for all) and the documents ticked in it (none: all of them).
 let collection = typeof saved.collection === "string" ? saved.collection : "";
 let ticked = new Set(Array.isArray(saved.documents) ? saved.documents : []);
@@ -248,6 +251,50 @@ function renderAnswer(node, citations, data) {
   renderCitations(citations, data.citations);
 }
 
+// ---- versions: each Regenerate adds one; the turn's answer, error and stopped fields are
+// the version shown (what follow-up questions send as history) ----
+
+function versionsOf(turn) {
+  if (!Array.isArray(turn.versions) || !turn.versions.length) {
+    turn.versions = [{ answer: turn.answer || null, error: turn.error || null, stopped: turn.stopped || null }];
+    turn.shown = 0;
+  }
+  return turn.versions;
+}
+
+function showVersion(turn, i) {
+  const version = versionsOf(turn)[i];
+  turn.shown = i;
+  turn.answer = version.answer; turn.error = version.error; turn.stopped = version.stopped;
+}
+
+function versionSwitcher(turn, index) {
+  const count = versionsOf(turn).length;
+  const shown = turn.shown || 0;
+  const flip = (step, name) => {
+    const button = el("button", { type: "button", className: `secondary version-${name}`,
+      textContent: step < 0 ? "‹" : "›", disabled: busy || shown + step < 0 || shown + step >= count });
+    button.setAttribute("aria-label", step < 0 ? "Previous version of this answer" : "Next version of this answer");
+    button.addEventListener("click", () => {
+      showVersion(turn, shown + step);
+      save();
+      const built = renderTurn(index);
+      // Focus stays on the switcher (on the other arrow once this one runs out).
+      const next = built.view.querySelector(`.version-${name}`);
+      (next && !next.disabled ? next : built.view.querySelector(".versions button:not(:disabled)"))?.focus();
+    });
+    return button;
+  };
+  const group = el("div", { className: "versions" }, [
+    flip(-1, "previous"),
+    el("span", { className: "version-count", textContent: `${shown + 1}/${count}` }),
+    flip(1, "next"),
+  ]);
+  group.setAttribute("role", "group");
+  group.setAttribute("aria-label", `Answer version ${shown + 1} of ${count}`);
+  return group;
+}
+
 function turnView(turn, index) {
   const answer = el("div", { className: "answer markdown" });
   const citations = el("ol", { className: "citations" });
@@ -256,11 +303,19 @@ function turnView(turn, index) {
   ]);
   if (turn.answer) renderAnswer(answer, citations, turn.answer);
   if (turn.error) { answer.classList.add("error"); answer.textContent = turn.error; }
-  if (index === turns.length - 1 && (turn.answer || turn.error)) {
+  if (turn.stopped) {
+    answer.classList.add("stopped");
+    answer.textContent = turn.stopped.text;
+    answer.after(el("p", { className: "stopped-note", textContent: "Stopped" }));
+  }
+  const actions = [];
+  if (versionsOf(turn).length > 1) actions.push(versionSwitcher(turn, index));
+  if (index === turns.length - 1 && (turn.answer || turn.error || turn.stopped)) {
     const again = el("button", { type: "button", className: "secondary regenerate", textContent: "Regenerate" });
     again.addEventListener("click", () => regenerate(index));
-    view.append(el("div", { className: "turn-actions" }, [again]));
+    actions.push(again);
   }
+  if (actions.length) view.append(el("div", { className: "turn-actions" }, actions));
   return { view, answer, citations };
 }
 
@@ -287,13 +342,27 @@ function history(upTo) {
 function setBusy(value) {
   busy = value;
   $("conversation").setAttribute("aria-busy", String(value));
+  $("stop-button").hidden = !value;
   showAskState();
 }
 
-async function ask(index, extra = {}) {
-  setBusy(true);
+// What the server says the answer is doing, until it is done.
+function statusText(data) {
+  if (data.stage === "searching") return "Searching your documents…";
+  if (data.stage === "reading") return `Reading ${plural(data.passages, "passage")} from ${plural(data.documents, "document")}…`;
+  if (data.stage === "writing") return "Writing…";
+  return "";
+}
+
+async function ask(index, extra = {}, again = false) {
   const turn = turns[index];
-  turn.answer = null; turn.error = null;
+  // A new version of the answer; the earlier ones stay, to flip back to.
+  const kept = again ? versionsOf(turn).filter((v) => v.answer || v.error || v.stopped) : [];
+  const version = { answer: null, error: null, stopped: null };
+  turn.versions = [...kept, version];
+  showVersion(turn, turn.versions.length - 1);
+  stopper = new AbortController();
+  setBusy(true);
   const { view, answer } = renderTurn(index);
   showExamples();
   view.scrollIntoView({ block: "nearest" });
@@ -301,41 +370,54 @@ async function ask(index, extra = {}) {
   const body = { question: turn.question, stream: true, history: history(index),
     temperature: Number($("temperature").value), ...scope(), ...extra };
   try {
-    const response = await fetch("/api/ask", {
-      method: "POST", headers: withToken({ "Content-Type": "application/json" }), body: JSON.stringify(body) });
+    const response = await fetch("/api/ask", { method: "POST", signal: stopper.signal,
+      headers: withToken({ "Content-Type": "application/json" }), body: JSON.stringify(body) });
     if (!response.ok) {
-      turn.error = await errorMessage(response);
+      version.error = await errorMessage(response);
     } else {
       await readEvents(response, (name, data) => {
-        if (name === "token") answer.textContent += data.text;
-        else if (name === "answer") turn.answer = data;
-        else if (name === "error") turn.error = data.error.message;
+        if (name === "status") $("answer-status").textContent = statusText(data);
+        else if (name === "token") answer.textContent += data.text;
+        else if (name === "answer") version.answer = data;
+        else if (name === "error") version.error = data.error.message;
       });
-      if (!turn.answer && !turn.error) turn.error = "The answer stopped before it was complete. Try again.";
+      if (!version.answer && !version.error) version.error = "The answer stopped before it was complete. Try again.";
     }
   } catch (err) {
-    turn.error = `The answer could not be fetched: ${err.message}`;
+    // Stop: what was written so far stays, marked as stopped.
+    if (stopper.signal.aborted) version.stopped = { text: answer.textContent };
+    else version.error = `The answer could not be fetched: ${err.message}`;
   } finally {
+    $("answer-status").textContent = "";
+    stopper = null;
+    showVersion(turn, turn.versions.length - 1);
     save();
-    renderTurn(index);
     setBusy(false);
+    renderTurn(index);
   }
 }
 
 function regenerate(index) {
   if (busy) return;
-  const previous = turns[index].answer;
+  // The passages of the latest version that has them (a stopped one has none).
+  const previous = versionsOf(turns[index]).map((v) => v.answer).filter(Boolean).pop();
   // The same passages, read again: a new wording of the answer, not a new search.
   const extra = previous && previous.context && previous.context.length ? { context: previous.context } : {};
-  ask(index, extra);
+  ask(index, extra, true);
 }
+
+$("stop-button").addEventListener("click", () => {
+  if (!stopper) return;
+  stopper.abort();
+  $("question").focus();  // the Stop button goes away; the next question is what comes next
+});
 
 $("ask-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const question = $("question").value.trim();
   // The Ask button is disabled with its reason shown while busy; the question stays typed.
   if (!question || busy || (scopeProblem && scopeProblem.blocking)) return;
-  for (const actions of $("conversation").querySelectorAll(".turn-actions")) actions.remove();
+  for (const again of $("conversation").querySelectorAll("button.regenerate")) again.remove();
   turns.push({ question, answer: null, error: null });
   $("question").value = "";
   ask(turns.length - 1);
@@ -392,7 +474,11 @@ if (linked && (!arrival || arrival.type === "navigate")) {
   save();
 }
 // A turn interrupted by a reload shows as such rather than as a question without an answer.
-for (const t of turns) if (!t.answer && !t.error) t.error = "Interrupted before the answer arrived. Regenerate it.";
+for (const t of turns) {
+  const versions = versionsOf(t);
+  for (const v of versions) if (!v.answer && !v.error && !v.stopped) v.error = "Interrupted before the answer arrived. Regenerate it.";
+  showVersion(t, Math.min(t.shown || 0, versions.length - 1));
+}
 renderConversation();
 showScope();
 loadScope();
