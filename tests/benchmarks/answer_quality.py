@@ -70,6 +70,7 @@ class Result:
     cited_pages: list[int] = field(default_factory=list)
     seconds: float = 0.0
     relevance: float | None = None  # docchat's gate score, in --no-llm runs
+    withdrawn: list[str] = field(default_factory=list)  # docchat: sentences the checks dropped
 
 
 @dataclass
@@ -156,7 +157,7 @@ class Docchat:
         return Result(self.name, gold.id, answer.answer,
                       not answer.grounded or is_refusal(answer.answer), pages,
                       [c.hit.page for c in answer.citations if c.hit.page is not None],
-                      elapsed[0])
+                      elapsed[0], withdrawn=answer.withdrawn)
 
     def _context_pages(self, refs: Sequence[PassageRef]) -> list[int]:
         pages: set[int] = set()
