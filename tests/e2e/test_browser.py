@@ -621,9 +621,12 @@ def test_a_collection_emptied_by_a_delete_leaves_the_library_filter(page: Page, 
     store.mark_parsed(record.id, "pdf", 1, None, [])
     store.mark_indexed(record.id, 0)
     page.goto("/library")
-    page.select_option("#filter-collection", collection)
+    with page.expect_response(re.compile(r"/api/documents\?.*collection=")):
+        page.select_option("#filter-collection", collection)
+    expect(page.locator("#documents tbody tr")).to_have_count(1)
     delete = page.locator(f"#doc-{record.id} button.delete")
     delete.click()
+    expect(delete).to_have_text("Really delete?")
     delete.click()
     expect(page.locator("#library-notice")).to_have_text(
         f"Collection “{collection}” has no documents left, so all collections are shown.",
