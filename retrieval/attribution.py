@@ -141,20 +141,21 @@ def trim_citations(sentences: list[str], hits: list[Hit], embedder: Embedder) ->
     only passage 2 holds day 15. Markers inside a sentence cite the clause before them and
     are kept."""
     ends = [_ending_sources(s) for s in sentences]
+    several = [i for i, numbers in enumerate(ends) if len(numbers) > 1]
+    if not several:
+        return sentences
     units: dict[int, tuple[list[str], np.ndarray]] = {}
-    needed = sorted({n for numbers in ends if len(numbers) > 1 for n in numbers})
-    for n in needed:
+    for n in sorted({n for i in several for n in ends[i]}):
         texts = passage_units(hits[n - 1].text)[:MAX_TRIM_UNITS] or [hits[n - 1].text]
         units[n] = (texts, embedder.embed(texts))
-    if not units:
-        return sentences
+    claims = {i: without_markers(sentences[i]).strip() for i in several}
+    vectors = dict(zip(several, embedder.embed([claims[i] for i in several]), strict=True))
     trimmed: list[str] = []
-    for sentence, numbers in zip(sentences, ends, strict=True):
+    for i, (sentence, numbers) in enumerate(zip(sentences, ends, strict=True)):
         if len(numbers) < 2:
             trimmed.append(sentence)
             continue
-        claim = without_markers(sentence).strip()
-        vector = embedder.embed([claim])[0]
+        claim, vector = claims[i], vectors[i]
         support = {n: float(np.max(unit_scores(claim, units[n][0], units[n][1] @ vector)))
                    for n in numbers}
         best = max(support.values())

@@ -9,11 +9,10 @@ whose superscript the PDF's text flattened). Citation markers, list numbers and 
 which documents often write in words, are not checked. A sentence that stops where its answer
 should be ("The student pilot's name is [1].") states nothing and goes too, as does one whose
 figure the passages hold only as another quantity ("160 knots" where a report gives "160
-horsepower"; "$1750" where it weighs "1,750 lbs"), and one
-that names only what no passage names ("The pilot was John Smith.", "It uses an Oculus
-headset."): a name the passages hold beside it ("Seward, Alaska" where a report says "Seward,
-AK"), or a figure they hold, keeps it. An answer left with no claim is replaced by "the
-documents do not say".
+horsepower"; "$1750" where it weighs "1,750 lbs"), and one that names only what no passage
+names ("The pilot was John Smith.", "It uses an Oculus headset."): a name the passages hold
+beside it ("Seward, Alaska" where a report says "Seward, AK"), or a figure they hold, keeps
+it. An answer left with no claim is replaced by "the documents do not say".
 """
 
 from __future__ import annotations
@@ -121,15 +120,21 @@ def measured(text: str) -> list[tuple[str, str | None]]:
     return found
 
 
-def mismeasured(sentence: str, texts: Sequence[str]) -> list[str]:
-    """The figures of `sentence` that `texts` hold only as another kind of quantity: 'The
-    airspeed was 160 knots.' beside a report's '160 horsepower' and no other 160. A figure the
-    texts also give bare (a table cell under its header) or with no known unit stands."""
+def quantity_kinds(texts: Iterable[str]) -> dict[float, set[str | None]]:
+    """For each value the texts write, the kinds of quantity it is given as (None: bare)."""
     kinds: dict[float, set[str | None]] = {}
     for text in texts:
         for figure, kind in measured(text):
             for value in values(figure):
                 kinds.setdefault(value, set()).add(kind)
+    return kinds
+
+
+def mismeasured(sentence: str, kinds: dict[float, set[str | None]]) -> list[str]:
+    """The figures of `sentence` that the texts of `kinds` (quantity_kinds) hold only as
+    another kind of quantity: 'The airspeed was 160 knots.' beside a report's '160 horsepower'
+    and no other 160. A figure the texts also give bare (a table cell under its header) or
+    with no known unit stands."""
     wrong = []
     for figure, kind in measured(sentence):
         if kind is None or _small(figure):
@@ -211,12 +216,13 @@ def check_figures(sentences: Sequence[str], passages: Sequence[str], question: s
     known = known_values([*passages, question])
     words = known_words([*passages, question])
     cyrillic = cyrillic_share(passages)
+    kinds = quantity_kinds([*passages, question])
     kept: list[str] = []
     dropped: list[tuple[str, list[str]]] = []
     last = max((i for i, s in enumerate(sentences) if s.strip()), default=-1)
     for i, sentence in enumerate(sentences):
         unknown = [f for f in figures(sentence) if not values(f) & known and not _small(f)]
-        unknown = (unknown or mismeasured(sentence, [*passages, question])
+        unknown = (unknown or mismeasured(sentence, kinds)
                    or unknown_names(sentence, words, known, cyrillic))
         if sentence.strip() and states_nothing(sentence, last=i >= last):
             dropped.append((sentence, []))
