@@ -15,11 +15,16 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
   $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo -DGGML_AVX512=ON)
 LLAMA_SPEC = $(shell sed -n 's/^ *"\(llama-cpp-python[^"]*\)".*/\1/p' pyproject.toml)
 
+# Front-end files from the npm registry (package.json): pdf.js, which docchat serves itself for
+# the passage view, and axe-core, which the browser tests inject. Without npm the passage view
+# falls back to the page image and the accessibility checks are skipped.
+NODE_DEPS = node_modules/.installed
+
 .PHONY: serve test test-fast install lint bench clean test-tools
 
 # `make serve MODEL=quality` serves Qwen2.5-Coder-1.5B-Instruct instead of the bundled SmolLM2
 # (fetched into data/models on first use, 1.1 GB; `docchat models list` shows what is here).
-serve: $(VENV)/.installed-serve
+serve: $(VENV)/.installed-serve $(NODE_DEPS)
 ifeq ($(MODEL),)
 	$(VENV)/bin/docchat serve
 else ifeq ($(MODEL),quality)
@@ -31,7 +36,7 @@ else
 	  "leave MODEL out for the bundled SmolLM2" >&2; exit 2
 endif
 
-test: $(VENV)/.installed-test test-tools
+test: $(VENV)/.installed-test $(NODE_DEPS) test-tools
 	$(VENV)/bin/python -m pytest
 
 # The quick tier while working (under 2 minutes on 2 cores): everything but tests/e2e, which
@@ -86,3 +91,8 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-llama | $(VENV)/bin/
 
 clean:
 	rm -rf $(VENV) data
+
+$(NODE_DEPS): package.json package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --omit=optional --no-audit --no-fund && touch $@; \
+	else echo "npm not found: pdf.js and axe-core not installed (install Node.js and npm)" >&2; fi
