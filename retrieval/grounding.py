@@ -102,20 +102,26 @@ LABELS: dict[str, str] = {
     "weight": "weight", "cost": "money", "price": "money", "value": "money",
     "distance": "distance", "altitude": "distance", "elevation": "distance",
 }
-_MEASURED = re.compile(r"(?:(?P<label>[^\W\d_]+)\s*:\s*)?(?P<sign>[$€£])?\s?"
+_MEASURED = re.compile(r"(?:(?P<label>[^\W\d_]+)\s*:\s*(?:\|\s*)?)?(?P<sign>[$€£])?\s?"
                        r"(?P<figure>\d+(?:[.,\u00a0\u202f]\d+)*)(?:\s?-?\s?(?P<unit>%|[^\W\d_]+(?:[/.][^\W\d_]+)?))?")
+
+
+_PER_TIME = re.compile(r"\s*(?:per|an?|в)\s+(?:second|sec|minute|min|hour|hr|day|секунду|минуту|"
+                       r"час|день)\b|/(?:s|sec|min|h|hr|day)\b", re.IGNORECASE)
 
 
 def measured(text: str) -> list[tuple[str, str | None]]:
     """Each figure of `text` with the kind of quantity it measures, when a word says:
-    '$1750 lbs' -> [('1750', 'money')]; '160-horsepower' and 'Rated Power: 160' ->
-    [('160', 'power')]."""
+    '$1750 lbs' -> [('1750', 'money')]; '160-horsepower', 'Rated Power: 160' and the table
+    row 'Rated Power: | 160' -> [('160', 'power')]; '50 feet per second' -> [('50', 'speed')]."""
     text = _LIST_MARKER.sub(" ", without_markers(text))
     found = []
     for m in _MEASURED.finditer(text):
         unit = (m.group("sign") or m.group("unit") or "").lower()
         kind = (QUANTITIES.get(unit) or QUANTITIES.get(unit.split("/")[0])  # mg/kg: a dose
                 or LABELS.get((m.group("label") or "").lower()))
+        if kind == "distance" and m.group("unit") and _PER_TIME.match(text, m.end()):
+            kind = "speed"  # feet per second
         found.append((m.group("figure"), kind))
     return found
 

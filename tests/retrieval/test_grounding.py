@@ -151,3 +151,16 @@ def test_a_figure_the_passages_hold_only_as_another_quantity_drops_its_sentence(
     assert mismeasured("The airspeed at touchdown was 160 knots [1].",
                        quantity_kinds(form)) == ["160"]
     assert mismeasured("The engine was rated at 160 horsepower [1].", quantity_kinds(form)) == []
+    # docchat's own text of that form: its layout tables put a cell between label and figure
+    row = ["Registered Owner: | On file | Rated Power: | 160\nOperator: | On file"]
+    assert mismeasured("The airspeed at touchdown was 160 knots [1].",
+                       quantity_kinds(row)) == ["160"]
+
+
+def test_a_distance_per_time_is_a_speed_not_the_distance_the_passages_give() -> None:
+    narrative = ["The pilot applied power and climbed to an altitude of 30 to 50 feet."]
+    kinds = quantity_kinds(narrative)
+    assert mismeasured("The airspeed at touchdown was 30 to 50 feet per second [1].",
+                       kinds) == ["50"]
+    assert mismeasured("It climbed to 50 feet [1].", kinds) == []
+    assert mismeasured("The dose was 50 mg a day.", quantity_kinds(["Take 50 mg daily."])) == []
