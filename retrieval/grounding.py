@@ -12,7 +12,8 @@ figure the passages hold only as another quantity ("160 knots" where a report gi
 horsepower"; "$1750" where it weighs "1,750 lbs"), and one that names only what no passage
 names ("The pilot was John Smith.", "It uses an Oculus headset."): a name the passages hold
 beside it ("Seward, Alaska" where a report says "Seward, AK"), or a figure they hold, keeps
-it. An answer left with no claim is replaced by "the documents do not say".
+it. A sentence that quotes a form's empty field as its answer ('The weather was "Condition of
+Light"') goes as well. An answer left with no claim is replaced by "the documents do not say".
 """
 
 from __future__ import annotations
@@ -207,6 +208,25 @@ def unknown_names(sentence: str, words: set[str], known: set[float], cyrillic: f
     return unknown
 
 
+_QUOTED = re.compile(r'["“«]([^"“”«»]{3,80})["”»]')
+
+
+def quoted_labels(sentence: str, passages: str) -> list[str]:
+    """What `sentence` quotes that the passages hold only as a form's label, never its value:
+    'The weather was "Condition of Light".' where a report's empty form reads "Condition of
+    Light:" and nothing after it."""
+    found = []
+    for quoted in _QUOTED.findall(sentence):
+        words = quoted.strip(" .,;:").split()
+        if not words:
+            continue
+        pattern = re.compile(r"\s+".join(map(re.escape, words)) + r"(\s*:)?", re.IGNORECASE)
+        seen = [bool(m.group(1)) for m in pattern.finditer(passages)]
+        if seen and all(seen):
+            found.append(f"the label {quoted.strip()!r}")
+    return found
+
+
 @dataclass(frozen=True)
 class Grounded:
     sentences: list[str]  # the sentences kept, as given
@@ -223,13 +243,15 @@ def check_figures(sentences: Sequence[str], passages: Sequence[str], question: s
     words = known_words([*passages, question])
     cyrillic = cyrillic_share(passages)
     kinds = quantity_kinds([*passages, question])
+    joined = "\n".join(passages)
     kept: list[str] = []
     dropped: list[tuple[str, list[str]]] = []
     last = max((i for i, s in enumerate(sentences) if s.strip()), default=-1)
     for i, sentence in enumerate(sentences):
         unknown = [f for f in figures(sentence) if not values(f) & known and not _small(f)]
         unknown = (unknown or mismeasured(sentence, kinds)
-                   or unknown_names(sentence, words, known, cyrillic))
+                   or unknown_names(sentence, words, known, cyrillic)
+                   or quoted_labels(sentence, joined))
         if sentence.strip() and states_nothing(sentence, last=i >= last):
             dropped.append((sentence, []))
         elif unknown:

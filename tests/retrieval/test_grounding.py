@@ -164,3 +164,16 @@ def test_a_distance_per_time_is_a_speed_not_the_distance_the_passages_give() -> 
                        kinds) == ["50"]
     assert mismeasured("It climbed to 50 feet [1].", kinds) == []
     assert mismeasured("The dose was 50 mg a day.", quantity_kinds(["Take 50 mg daily."])) == []
+
+
+def test_a_sentence_quoting_an_empty_form_field_as_its_answer_is_dropped() -> None:
+    form = ["Conditions at Accident Site: | | Condition of Light:\n"
+            "Observation Facility, Elevation: | | Distance from Accident Site:"]
+    quoting = 'The weather at the time of the crash was described as "Condition of Light" [1].'
+    checked = check_figures([quoting], form, "What was the weather?")
+    assert checked.sentences == []
+    assert checked.dropped == [(quoting, ["the label 'Condition of Light'"])]
+    filled = ["Conditions at Accident Site: | Visual Conditions | Condition of Light: Day"]
+    kept = ['The conditions were "Visual Conditions" [1].',
+            'The form gives "Condition of Light: Day" [1].']
+    assert check_figures(kept, filled, "What was the weather?").sentences == kept
