@@ -8,6 +8,7 @@ ones so that retrieval sees what they are about. Answers come in the question's 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Generator, Sequence
 from contextlib import closing
@@ -25,13 +26,16 @@ from retrieval.answer_context import (
     interleave,
 )
 from retrieval.attribution import (
+    SUPPORT_FLOOR,
     attribute,
     claims_by_source,
     is_claim,
     renumbered,
     split_sentences,
+    support_scores,
     without_markers,
 )
+from retrieval.embeddings import Embedder
 from retrieval.grounding import check_figures
 from retrieval.injection import neutralize
 from retrieval.language import Language, language_of
@@ -39,6 +43,8 @@ from retrieval.llm import ChatModel, ContextOverflow, estimate_tokens
 from retrieval.quotes import passage_units, supporting_quote
 from retrieval.search import Hit, PassageRef, Retriever, fit_budget
 from retrieval.store import ChunkFilter
+
+log = logging.getLogger(__name__)
 
 SYSTEM_PROMPTS: dict[Language, str] = {
     "en": (
@@ -431,14 +437,18 @@ class Answerer:
         checked = check_figures(split_sentences(strip_source_tags("".join(parts))),
                                 [hit.text for hit in hits], f"{question.text} {query}")
         withdrawn = [sentence.strip() for sentence, _ in checked.dropped]
-        if withdrawn and not any(is_claim(s) for s in checked.sentences):
+        kept = checked.sentences
+        if language == "en":  # the floor is set for English (the bundled embedder's language)
+            kept, unsupported = held_by_passages(kept, hits, embedder)
+            withdrawn += unsupported
+        if withdrawn and not any(is_claim(s) for s in kept):
             # Nothing is left that the passages hold: the draft was the model's own figures.
             yield Answer(answer=NOT_STATED[language], language=language,
                          standalone_question=query, context=[hit.ref() for hit in hits],
                          withdrawn=withdrawn)
             return
         attribution, sources = renumbered(attribute(
-            "".join(checked.sentences).strip(), hits, embedder, self.min_citation_similarity))
+            "".join(kept).strip(), hits, embedder, self.min_citation_similarity))
         claims = claims_by_source(split_sentences(attribution.text))
         cited = [(n, by, hits[sources[n - 1] - 1]) for n, by in attribution.cited]
         yield Answer(
@@ -456,3 +466,19 @@ class Answerer:
                 result = item
         assert result is not None
         return result
+
+
+def held_by_passages(sentences: list[str], hits: list[Hit], embedder: Embedder,
+                     ) -> tuple[list[str], list[str]]:
+    """The sentences whose claims some sentence or row of the passages supports (SUPPORT_FLOOR,
+    attribution.support_scores), and the claims none does, stripped: a cause, a reason or a
+    name the model supplied itself ("The probable cause was a failure in the landing gear
+    system."), worded from the passages' own words. Headings and short lines stand."""
+    claims = [i for i, sentence in enumerate(sentences) if is_claim(sentence)]
+    scores = support_scores([sentences[i] for i in claims], hits, embedder)
+    weak = {i: score for i, score in zip(claims, scores, strict=True) if score < SUPPORT_FLOOR}
+    for i, score in weak.items():
+        log.info("answer sentence dropped: no passage supports it (%.2f): %r", score,
+                 sentences[i].strip()[:300])
+    return ([s for i, s in enumerate(sentences) if i not in weak],
+            [sentences[i].strip() for i in weak])

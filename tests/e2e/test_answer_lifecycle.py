@@ -131,6 +131,7 @@ def test_regenerate_keeps_the_first_version_to_flip_back_to(
     expect(answer).to_contain_text("after delivery", timeout=30_000)
     count = chat.locator(".versions .version-count")
     expect(count).to_have_text("2/2")
+    expect(chat.locator(".turn .answer.streaming")).to_have_count(0)  # the answer is complete
     expect(chat.locator(".versions .version-next")).to_be_disabled()
     screenshot(chat, "chat-answer-versions")
 

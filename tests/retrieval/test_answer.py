@@ -124,3 +124,25 @@ def test_sources_are_renumbered_in_the_order_the_answer_cites_them() -> None:
     assert result.text == "It bent [1]. It skidded [2]. Both [1, 2]. Then [2] [1]."
     assert result.cited == [(1, "model"), (2, "match")] and sources == [3, 1]
     assert renumbered(Attribution("No sources.", [])) == (Attribution("No sources.", []), [])
+
+
+def test_claims_no_passage_supports_are_withdrawn(embedder) -> None:
+    """Seen on a near-miss NTSB question (a factual report with no probable cause): the model
+    supplied a cause of its own, worded from the report's words."""
+    from ingest.pdf import parse_pdf
+    from retrieval.answer import held_by_passages
+    from tests.conftest import EVAL_PDFS
+
+    report = parse_pdf((EVAL_PDFS / "ntsb" / "20080108X00029.pdf").read_bytes(), "doc",
+                       "report.pdf", 10)
+    pages = [Hit(chunk_id=n, document_id="doc", filename="report.pdf", page=n, text=page.text,
+                 score=0.5) for n, page in enumerate(report.pages, start=1)]
+    made_up = ("The NTSB determined that the probable cause of the accident was [1] a failure "
+               "in the aircraft's landing gear system, which resulted in the airplane crashing "
+               "into mountainous terrain.")
+    held = ["The accident happened near Arteaga, Mexico [1].", " The airplane was a Cessna "
+            "210 [1].", " The private pilot sustained fatal injuries [1].", " The weather was "
+            "visual meteorological conditions [1].", "\nSources:\n"]
+    kept, withdrawn = held_by_passages([*held, " " + made_up], pages, embedder)
+    assert kept == held
+    assert withdrawn == [made_up]
