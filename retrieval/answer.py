@@ -36,7 +36,7 @@ from retrieval.attribution import (
     without_markers,
 )
 from retrieval.embeddings import Embedder
-from retrieval.grounding import check_figures
+from retrieval.grounding import anchored, check_figures
 from retrieval.injection import neutralize
 from retrieval.language import Language, language_of
 from retrieval.llm import ChatModel, ContextOverflow, estimate_tokens
@@ -439,7 +439,8 @@ class Answerer:
         withdrawn = [sentence.strip() for sentence, _ in checked.dropped]
         kept = checked.sentences
         if language == "en":  # the floor is set for English (the bundled embedder's language)
-            kept, unsupported = held_by_passages(kept, hits, embedder)
+            kept, unsupported = held_by_passages(kept, hits, embedder,
+                                                 f"{question.text} {query}")
             withdrawn += unsupported
         if withdrawn and not any(is_claim(s) for s in kept):
             # Nothing is left that the passages hold: the draft was the model's own figures.
@@ -468,13 +469,18 @@ class Answerer:
         return result
 
 
-def held_by_passages(sentences: list[str], hits: list[Hit], embedder: Embedder,
+def held_by_passages(sentences: list[str], hits: list[Hit], embedder: Embedder, question: str,
                      ) -> tuple[list[str], list[str]]:
     """The sentences whose claims some sentence or row of the passages supports (SUPPORT_FLOOR,
-    attribution.support_scores), and the claims none does, stripped: a cause, a reason or a
-    name the model supplied itself ("The probable cause was a failure in the landing gear
-    system."), worded from the passages' own words. Headings and short lines stand."""
-    claims = [i for i, sentence in enumerate(sentences) if is_claim(sentence)]
+    attribution.support_scores), and the claims none does, stripped: a cause or a reason the
+    model supplied itself ("The probable cause was a failure in the landing gear system."),
+    worded from the passages' own words. A claim that states a name or a figure the passages
+    hold (grounding.anchored) stands: a form's row reads unlike a sentence ("Destination: |
+    Pontiac, MI (PTK)" scores 0.60 for "The flight was going to Pontiac, MI"). Headings and
+    short lines stand too."""
+    texts = [hit.text for hit in hits]
+    claims = [i for i, sentence in enumerate(sentences)
+              if is_claim(sentence) and not anchored(sentence, texts, question)]
     scores = support_scores([sentences[i] for i in claims], hits, embedder)
     weak = {i: score for i, score in zip(claims, scores, strict=True) if score < SUPPORT_FLOOR}
     for i, score in weak.items():

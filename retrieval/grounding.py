@@ -208,6 +208,21 @@ def unknown_names(sentence: str, words: set[str], known: set[float], cyrillic: f
     return unknown
 
 
+def anchored(sentence: str, passages: Sequence[str], question: str) -> bool:
+    """Whether `sentence` states a name or a figure (beyond a small count) that the passages
+    hold and the question does not: 'The flight was going to Pontiac, MI (PTK).' beside a
+    form's 'Destination: | Pontiac, MI (PTK)'. Such a sentence is held by what the figure and
+    name checks read; a sentence with none (a cause, a reason) needs a passage that reads
+    like it."""
+    asked_words, asked_values = known_words([question]), known_values([question])
+    words = known_words(passages)
+    if any(_stem(n) in words and _stem(n) not in asked_words for n in names(sentence)):
+        return True
+    held = known_values(passages)
+    return any(values(f) & held and not values(f) & asked_values and not _small(f)
+               for f in figures(sentence))
+
+
 _QUOTED = re.compile(r'["“«]([^"“”«»]{3,80})["”»]')
 
 

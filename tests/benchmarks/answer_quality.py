@@ -383,9 +383,10 @@ def _score_only(args: argparse.Namespace) -> None:
 def _sweep(results: dict[str, Result], questions: list[GoldQuestion]) -> list[str]:
     """The gate's refusals at other thresholds, from the scores of this run."""
     lines = []
-    refused_now = [f"{q.id} ({results[q.id].relevance:.2f})" for q in questions
-                   if q.answerable and results[q.id].refused]
-    print(f"# answerable questions the gate refuses: {', '.join(refused_now) or 'none'}")
+    refused_now = [q.id + (f" (gate {results[q.id].relevance:.2f})"
+                           if results[q.id].relevance is not None else " (after the model)")
+                   for q in questions if q.answerable and results[q.id].refused]
+    print(f"# answerable questions refused: {', '.join(refused_now) or 'none'}")
     for threshold in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
         refused = [(results[q.id].relevance or 0.0) < threshold for q in questions
                    if q.answerable]

@@ -143,6 +143,23 @@ def test_claims_no_passage_supports_are_withdrawn(embedder) -> None:
     held = ["The accident happened near Arteaga, Mexico [1].", " The airplane was a Cessna "
             "210 [1].", " The private pilot sustained fatal injuries [1].", " The weather was "
             "visual meteorological conditions [1].", "\nSources:\n"]
-    kept, withdrawn = held_by_passages([*held, " " + made_up], pages, embedder)
+    kept, withdrawn = held_by_passages([*held, " " + made_up], pages, embedder,
+                                       "What did the NTSB determine as the probable cause?")
     assert kept == held
     assert withdrawn == [made_up]
+
+
+def test_a_claim_stating_a_name_a_form_row_holds_is_kept(embedder) -> None:
+    """Seen: "Destination: | Pontiac, MI (PTK) | Type of Clearance: | IFR" reads unlike the
+    answer (0.60), which the name grounds."""
+    from ingest.pdf import parse_pdf
+    from retrieval.answer import held_by_passages
+    from tests.conftest import EVAL_PDFS
+
+    report = parse_pdf((EVAL_PDFS / "ntsb" / "20080115X00053.pdf").read_bytes(), "doc",
+                       "report.pdf", 10)
+    pages = [Hit(chunk_id=n, document_id="doc", filename="report.pdf", page=n, text=page.text,
+                 score=0.5) for n, page in enumerate(report.pages, start=1)]
+    answer = ["The flight was going to Pontiac, MI (PTK) [1]."]
+    assert held_by_passages(answer, pages, embedder, "Where was the flight going?") == (
+        answer, [])
