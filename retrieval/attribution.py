@@ -77,7 +77,8 @@ def attribute(text: str, hits: list[Hit], embedder: Embedder, min_similarity: fl
               ) -> Attribution:
     sentences = split_sentences(text)
     valid = range(1, len(hits) + 1)
-    kept = trim_citations([_keep_valid_markers(s, valid) for s in sentences], hits, embedder)
+    kept = trim_citations([_keep_valid_markers(_leading_to_end(s), valid) for s in sentences],
+                          hits, embedder)
     uncited = [i for i, s in enumerate(kept) if not cited_numbers(s) and is_claim(s)]
     by_match: set[int] = set()
     if uncited and hits:
@@ -226,6 +227,24 @@ def _keep_valid_markers(sentence: str, valid: range) -> str:
         return f" [{', '.join(str(n) for n in numbers)}]"
 
     return _CITATION.sub(keep, sentence)
+
+
+_LEADING = re.compile(r"^(\s*)((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)(?=\S)")
+
+
+def _leading_to_end(sentence: str) -> str:
+    """' [1] The accident happened on 12/08/2007.' -> ' The accident happened on 12/08/2007
+    [1].': a small model sometimes writes the source before the sentence it supports."""
+    match = _LEADING.match(sentence)
+    if not match:
+        return sentence
+    body = sentence[match.end():]
+    numbers = cited_numbers(match.group(2))
+    stripped = body.rstrip()
+    trailing = body[len(stripped):]
+    stop = stripped[-1] if stripped[-1:] in ".!?" else ""
+    marker = f" [{', '.join(str(n) for n in numbers)}]"
+    return f"{match.group(1)}{stripped[:len(stripped) - len(stop)]}{marker}{stop}{trailing}"
 
 
 def is_claim(sentence: str) -> bool:

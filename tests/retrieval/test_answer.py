@@ -163,3 +163,10 @@ def test_a_claim_stating_a_name_a_form_row_holds_is_kept(embedder) -> None:
     answer = ["The flight was going to Pontiac, MI (PTK) [1]."]
     assert held_by_passages(answer, pages, embedder, "Where was the flight going?") == (
         answer, [])
+
+
+def test_a_source_written_before_its_sentence_moves_to_its_end(embedder) -> None:
+    """Seen: ' [1] The accident happened on 12/08/2007, 1630 CST.'"""
+    result = attribute(" [2] The right wing rear spar was bent.", hits(), embedder,
+                       min_similarity=0.99)
+    assert result.text == " The right wing rear spar was bent [2]."
