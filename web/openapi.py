@@ -25,10 +25,11 @@ def openapi_document() -> Response:
 
 @bp.get("/docs")
 def api_docs() -> str:
-    """Every operation with its parameters, bodies and answers; no script, no outside asset."""
+    """Every operation with its parameters, bodies and answers, under the pages' own header;
+    no script, no outside asset."""
     return render_template(
-        "api_docs.html", spec=SPEC, operations=operations(SPEC), schema_html=schema_html,
-        prose_html=prose_html,
+        "api_docs.html", page="api", spec=SPEC, operations=operations(SPEC),
+        schema_html=schema_html, prose_html=prose_html,
         error_example=json.dumps(ERROR_EXAMPLE, indent=2, ensure_ascii=False),
     )
 
@@ -704,6 +705,10 @@ SCHEMAS: dict[str, Any] = {
             "kind": {"type": "string", "enum": ["summarize", "commitments"]},
             "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
+            "progress_label": {"type": "string",
+                               "description": "What the job is doing now, for a person "
+                                              "waiting: \"Summarizing part 2 of 5…\", "
+                                              "\"Combining the parts…\", \"Done\"."},
             "result": {"description": "Once done: what the request would have answered.",
                        "oneOf": [_schema("MeetingSummary"), _schema("MeetingCommitments"),
                                  {"type": "null"}]},

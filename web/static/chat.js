@@ -332,7 +332,9 @@ function renderTurn(index) {
   return built;
 }
 
-function history(upTo) {
+// The earlier questions and answers a follow-up sends along. (Not named `history`: a
+// script's top-level function would replace window.history on this page.)
+function earlierMessages(upTo) {
   return turns.slice(0, upTo).filter((t) => t.answer).slice(-HISTORY_TURNS).flatMap((t) => [
     { role: "user", content: t.question },
     { role: "assistant", content: t.answer.answer },
@@ -367,7 +369,7 @@ async function ask(index, extra = {}, again = false) {
   showExamples();
   view.scrollIntoView({ block: "nearest" });
   answer.classList.add("streaming");
-  const body = { question: turn.question, stream: true, history: history(index),
+  const body = { question: turn.question, stream: true, history: earlierMessages(index),
     temperature: Number($("temperature").value), ...scope(), ...extra };
   try {
     const response = await fetch("/api/ask", { method: "POST", signal: stopper.signal,
