@@ -32,7 +32,19 @@ def create_app(settings: Settings | None = None, celery: Any = None) -> Flask:
     prepare_data_dir(settings.data_dir)
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
 
-    from web import api, auth, errors, health, library, meetings, metrics, openapi, pages, slack
+    from web import (
+        api,
+        auth,
+        errors,
+        health,
+        library,
+        meetings,
+        metrics,
+        openapi,
+        pages,
+        slack,
+        vendor,
+    )
 
     auth.init_app(app, runtime)  # first: every request is identified before its view runs
 
@@ -40,6 +52,7 @@ def create_app(settings: Settings | None = None, celery: Any = None) -> Flask:
     app.register_blueprint(meetings.bp)
     app.register_blueprint(library.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(vendor.bp)  # pdf.js for the passage view
     app.register_blueprint(slack.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)  # /healthz, /readyz: no login

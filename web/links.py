@@ -10,9 +10,10 @@ from retrieval.search import Hit
 from web.markdown import render_markdown
 
 
-def passage_href(hit: Hit, n: int | None = None) -> str:
+def passage_href(hit: Hit, n: int | None = None, quote: str = "") -> str:
     """The passage view of a hit: the PDF page beside the cited text, or the transcript
-    scrolled to the turns."""
+    scrolled to the turns; with a citation's quote (the sentence or row that supports the
+    claim), the PDF page marks that quote rather than the whole passage."""
     query: dict[str, object] = {"first": hit.first_ordinal, "last": hit.last_ordinal}
     if hit.page is not None:
         query["page"] = hit.page
@@ -20,6 +21,8 @@ def passage_href(hit: Hit, n: int | None = None) -> str:
         query["turns"] = f"{hit.turn_start}-{hit.turn_end}"
     if n is not None:
         query["n"] = n
+    if quote and hit.page is not None and quote.strip() != hit.text.strip():
+        query["quote"] = quote
     return f"/passage/{hit.document_id}?{urlencode(query)}"
 
 
@@ -27,7 +30,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     """The answer as the API returns it, with each citation's passage link and the answer as
     sanitized HTML whose [n] markers link to those passages."""
     data: dict[str, Any] = answer.to_json()
-    links = {c.n: passage_href(c.hit, c.n) for c in answer.citations}
+    links = {c.n: passage_href(c.hit, c.n, c.quote) for c in answer.citations}
     data["citations"] = [{**c.to_json(), "href": links[c.n]} for c in answer.citations]
     data["html"] = render_markdown(answer.answer, links)
     return data

@@ -9,15 +9,17 @@ from retrieval.runtime import Runtime
 from retrieval.store import DocumentRecord, StoredChunk
 from web.auth import workspace
 from web.bodies import MAX_INDEX
+from web.vendor import installed_pdfjs
 
 bp = Blueprint("pages", __name__)
 
 # Pages load only their own scripts and styles: even if model output slipped past the
-# sanitizer, no inline or remote script would run and no remote image would load.
+# sanitizer, no inline or remote script would run and no remote image would load. The passage
+# view's pdf.js runs its worker from docchat's own files (web/vendor.py): worker-src 'self'.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-src 'self'; object-src 'self'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'self'"
+    "connect-src 'self'; worker-src 'self'; frame-src 'self'; object-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 )
 
 
@@ -68,8 +70,9 @@ def meetings() -> str:
 
 @bp.get("/passage/<document_id>")
 def passage(document_id: str) -> str:
-    """A cited passage in its place: the PDF page beside the cited text, or the transcript
-    with the cited turns highlighted."""
+    """A cited passage in its place: the PDF page with the cited text marked on it (drawn by
+    pdf.js, or the browser's viewer beside the text when pdf.js is not installed), or the
+    transcript with the cited turns highlighted."""
     runtime = _runtime()
     record = runtime.store.document_in(workspace(), document_id)
     if record is None:
@@ -81,6 +84,8 @@ def passage(document_id: str) -> str:
         page = chunks[0].page
     context = {"page": "passage", "document": record, "chunks": chunks, "pdf_page": page,
                "n": _number("n"), "turns": turns, "segments": [],
+               "quote": request.args.get("quote", "").strip()[:MAX_QUOTE_CHARS],
+               "pdfjs": installed_pdfjs() if record.stored_kind == "pdf" else None,
                "transcript_error": None}
     if record.kind == "meeting":
         try:
@@ -110,10 +115,12 @@ def _turn_range(raw: str) -> tuple[int, int] | None:
     if first is None:
         return None
     last = _whole(end)
-    return first, first if last is None else last
+    return first, first if last is None or last < first else last
 
 
 MAX_PASSAGE_CHUNKS = 50
+# A citation's quote is a sentence or a table row (retrieval.quotes); a link may carry it.
+MAX_QUOTE_CHARS = 2000
 
 
 def _cited_chunks(runtime: Runtime, record: DocumentRecord, first: int | None,
