@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -33,8 +33,6 @@ from retrieval.meetings import Meeting
 from retrieval.promise_cues import Cue, fold, is_recap, mentions, promise_cues, rules_out
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[float], None]
 
 # A quote longer than this many words is cut to the clause with the strongest cue.
 MAX_QUOTE_WORDS = 40
@@ -340,9 +338,9 @@ def _to_whom(lines: list[Line], candidate: Candidate, request: Line | None,
 
 # ---- the whole pass ----
 
-def extract_commitments(meeting: Meeting, progress: Progress | None = None) -> Commitments:
-    """Every commitment of the meeting, in the order they were made."""
-    report = progress or (lambda _: None)
+def extract_commitments(meeting: Meeting) -> Commitments:
+    """Every commitment of the meeting, in the order they were made. Read by rules in a moment,
+    without the model: the caller reports its progress as one step."""
     result = Commitments(meeting.title, meeting.unit, meeting_date=meeting.date, parts=1,
                          model="")
     lines = meeting_lines(meeting)
@@ -354,5 +352,4 @@ def extract_commitments(meeting: Meeting, progress: Progress | None = None) -> C
     result.dropped_unverified = len(candidates) - len(result.items)
     log.info("%d commitments from %d candidates in %s", len(result.items), len(candidates),
              meeting.title)
-    report(1.0)
     return result

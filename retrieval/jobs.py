@@ -1,5 +1,6 @@
 """Long-running requests (meeting summaries of long transcripts) as jobs: what was asked, how
-far it got, and its result or error, in the same SQLite file as the documents."""
+far it got and what it is doing ("Summarizing part 2 of 5…"), and its result or error, in the
+same SQLite file as the documents."""
 
 from __future__ import annotations
 
@@ -43,12 +44,14 @@ class Job:
     created_at: float
     updated_at: float
     workspace: str = "default"  # the team that asked; only it may read the job
+    progress_label: str = ""  # what it is doing now, for a person waiting on it
 
     def to_json(self) -> dict[str, object]:
         error = {"code": self.error_code, "message": self.error_message} if (
             self.error_code) else None
         return {"id": self.id, "kind": self.kind, "status": self.status,
-                "progress": self.progress, "result": self.result, "error": error,
+                "progress": self.progress, "progress_label": self.progress_label,
+                "result": self.result, "error": error,
                 "created_at": self.created_at, "updated_at": self.updated_at}
 
 
@@ -57,6 +60,7 @@ class JobStore(SQLiteTables):
 
     def _upgrade(self, db: sqlite3.Connection) -> None:
         add_column(db, "jobs", "workspace", "TEXT NOT NULL DEFAULT 'default'")
+        add_column(db, "jobs", "progress_label", "TEXT NOT NULL DEFAULT ''")
 
     def add(self, kind: str, request: dict[str, Any], workspace: str) -> Job:
         job_id = uuid.uuid4().hex
@@ -86,11 +90,12 @@ class JobStore(SQLiteTables):
                 "SELECT id FROM jobs WHERE status IN ('queued', 'running')").fetchall()
         return [row[0] for row in rows]
 
-    def mark_running(self, job_id: str, progress: float = 0.0) -> None:
-        self._update(job_id, status="running", progress=progress)
+    def mark_running(self, job_id: str, progress: float = 0.0, label: str = "") -> None:
+        """Running, `progress` of the way (0 to 1), doing what `label` says."""
+        self._update(job_id, status="running", progress=progress, progress_label=label)
 
     def mark_done(self, job_id: str, result: dict[str, Any]) -> None:
-        self._update(job_id, status="done", progress=1.0,
+        self._update(job_id, status="done", progress=1.0, progress_label="Done",
                      result=json.dumps(result, ensure_ascii=False))
 
     def mark_failed(self, job_id: str, code: str, message: str) -> None:

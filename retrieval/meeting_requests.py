@@ -4,6 +4,7 @@ notes sent inline), read into numbered segments, and the work done for it."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -16,14 +17,29 @@ from ingest.sandbox import parse_isolated
 from ingest.text import decode_text
 from retrieval.commitments import extract_commitments
 from retrieval.local_models import BUNDLED
-from retrieval.meetings import Meeting, Segment, meeting_from_document, title_in
+from retrieval.meetings import (
+    Meeting,
+    Progress,
+    Segment,
+    meeting_from_document,
+    no_progress,
+    title_in,
+)
 from retrieval.runtime import Runtime
 from retrieval.summaries import NoUsableSummary, map_messages, meeting_parts, summarize
+
+log = logging.getLogger(__name__)
 
 Task = Literal["summarize", "commitments"]
 # The names notes get when nobody named them: pasted in the page, or sent from Slack.
 UNNAMED = ("meeting notes", "notes from Slack")
-Progress = Callable[[float], None]
+
+# What the progress line says around the summary (retrieval.summaries names its own steps).
+READING = "Reading the meeting…"
+FINDING_COMMITMENTS = "Finding commitments…"
+# The share of a summary request's progress that the model's part takes: commitments are read
+# by rules, in a moment.
+SUMMARY_SHARE = 0.95
 
 
 class MeetingInputError(Exception):
@@ -64,6 +80,11 @@ def load_meeting(runtime: Runtime, request: MeetingRequest) -> Meeting:
             raise MeetingInputError(404, "not_found",
                                     f"No document with id {request.document_id}.")
         path = Path(record.stored_path)
+        if not path.is_file():
+            log.warning("meeting document %s: its stored file %s is missing", record.id, path)
+            raise MeetingInputError(410, "file_missing",
+                                    f"The file of {record.filename} is no longer stored; "
+                                    "upload it again.")
         raw_text = decode_text(path.read_bytes()) if record.stored_kind == "text" else None
         document = _parse(lambda: parse_isolated(
             path, record.stored_kind, record.id, record.filename, max_pages=settings.max_pages,
@@ -114,20 +135,23 @@ def parts_needed(runtime: Runtime, meeting: Meeting) -> int:
 
 
 def run(runtime: Runtime, request: MeetingRequest, meeting: Meeting | None = None,
-        progress: Progress | None = None) -> dict[str, Any]:
+        progress: Progress = no_progress) -> dict[str, Any]:
     """The response body: the summary with its commitments, or the commitments alone."""
-    meeting = meeting or load_meeting(runtime, request)
+    if meeting is None:
+        progress(0.0, READING)
+        meeting = load_meeting(runtime, request)
     s, chat = runtime.settings, runtime.chat
-    report = progress or (lambda _: None)
     if request.task == "commitments":
-        found = extract_commitments(meeting, report)
+        progress(0.0, FINDING_COMMITMENTS)
+        found = extract_commitments(meeting)
         return {"title": meeting.title, **found.to_json()}
     try:
         summary = summarize(chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
-                            lambda done: report(0.9 * done))
+                            lambda done, label: progress(SUMMARY_SHARE * done, label))
     except NoUsableSummary as exc:
         raise MeetingInputError(422, "model_output_unusable", str(exc)) from exc
-    found = extract_commitments(meeting, lambda done: report(0.9 + 0.1 * done))
+    progress(SUMMARY_SHARE, FINDING_COMMITMENTS)
+    found = extract_commitments(meeting)
     body = summary.to_json()
     commitments = found.to_json()
     too_small = [TOO_SMALL] if chat.model == BUNDLED.alias else []

@@ -4,6 +4,9 @@ file), split into parts that each fit the model's context window.
 Summaries and commitments both go through the same parts: a part is a run of whole segments
 whose prompt, with the instructions and the room for the reply, stays inside the window. A turn
 too long for any part is cut at sentence boundaries; each piece keeps the turn's number.
+
+The work on a meeting reports how far it got through a `Progress` callback: the share done and
+what it is doing, in words a person reads while waiting ("Summarizing part 2 of 5…").
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ from retrieval.dates import meeting_date_in
 from retrieval.language import Language, language_of
 
 Unit = Literal["turn", "page"]
+
+# progress(done, label): `done` in [0, 1], never going back; `label` says what runs now.
+Progress = Callable[[float, str], None]
+
+
+def no_progress(done: float, label: str) -> None:
+    """A Progress for callers that show none."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ Length-safe by construction: the transcript is cut into parts that fit the model
 window (map), each part gives a summary with its decisions and open questions, and the part
 summaries are combined (reduce) — in rounds when even they do not fit together. A part the
 server still finds too long is halved and tried again.
+
+Progress is reported as each request to the model starts ("Summarizing part 2 of 5…",
+"Combining the parts…"), each counted as an equal step: a part is one, the reduce one more.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from langchain_core.messages import BaseMessage
@@ -20,13 +24,29 @@ from pydantic import BaseModel, Field
 
 from retrieval.language import Language
 from retrieval.llm import ChatModel, ContextOverflow, StructuredOutputError, estimate_tokens
-from retrieval.meetings import Budget, Meeting, Segment, part_range, split_parts, token_ratio
+from retrieval.meetings import (
+    Budget,
+    Meeting,
+    Progress,
+    Segment,
+    no_progress,
+    part_range,
+    split_parts,
+    token_ratio,
+)
 
 log = logging.getLogger(__name__)
 
 Draft = TypeVar("Draft", bound=BaseModel)
 
-Progress = Callable[[float], None]
+COMBINING = "Combining the parts…"
+
+
+def part_label(number: int, parts: int, again: bool = False) -> str:
+    """What the progress line says while part `number` of `parts` is summarized; `again`: a
+    second request for it, in plain words, after its structured reply was unusable."""
+    what = "the meeting" if parts == 1 else f"part {number} of {parts}"
+    return f"Summarizing {what} again, in plain words…" if again else f"Summarizing {what}…"
 
 
 class DraftPoint(BaseModel):
@@ -147,50 +167,76 @@ def meeting_parts(chat: ChatModel, meeting: Meeting, reply_tokens: int, part_tok
 
 
 def summarize(chat: ChatModel, meeting: Meeting, reply_tokens: int, part_tokens: int = 0,
-              progress: Progress | None = None) -> MeetingSummary:
+              progress: Progress = no_progress) -> MeetingSummary:
+    """The meeting's summary with its decisions and open questions: each part summarized
+    (map), the parts' summaries combined (reduce). `progress` hears each step as it starts."""
     if not meeting.segments:
         raise ValueError("the meeting has no text to summarize")
-    report = progress or (lambda _: None)
     empty_prompt = map_messages(meeting, [Segment(0, "")])
     parts = meeting_parts(chat, meeting, reply_tokens, part_tokens, empty_prompt)
+    steps = len(parts) + (1 if len(parts) > 1 else 0)  # the reduce counts as one step
     result = MeetingSummary(meeting.title, meeting.unit, "", parts=len(parts), model=chat.model)
-    drafts: list[str] = []
-    plain: list[tuple[int, int]] = []  # pieces summarized as plain text
-    lost: list[tuple[int, int]] = []  # pieces with no summary at all
+    drafts = _Drafts()
     for number, part in enumerate(parts, start=1):
-        failed: list[list[Segment]] = []
-        for piece, draft in ask_per_part(chat, lambda p: map_messages(meeting, p),
-                                         DraftSummary, part, reply_tokens, failed):
-            drafts.append(draft.summary.strip())
-            first, last = part_range(piece)
-            result.decisions.extend(_points(draft.decisions, first, last))
-            result.open_questions.extend(_points(draft.open_questions, first, last))
-        for piece in failed:
-            # A model too small for the JSON can still write a plain summary of the piece.
-            text = _plain_summary(chat, meeting, piece, reply_tokens)
-            drafts.append(text)
-            (plain if text else lost).append(part_range(piece))
-        report(0.9 * number / len(parts))
+        done, again = (number - 1) / steps, part_label(number, len(parts), again=True)
+        progress(done, part_label(number, len(parts)))
+        _map_part(chat, meeting, part, reply_tokens, result, drafts,
+                  partial(progress, done, again))
     result.decisions = _unique(result.decisions)
     result.open_questions = _unique(result.open_questions)
-    drafts = [d for d in drafts if d]
-    if not drafts:
+    if not drafts.texts:
         raise NoUsableSummary(
             f"The language model ({chat.model}) wrote nothing usable as a summary of this "
             "meeting. A larger model does better: see the README, Models.")
-    if plain:
+    if drafts.plain:
         result.warnings.append(
             f"The language model did not return usable decisions and open questions for "
-            f"{ranges_text(meeting.unit, plain)}: they are summarized, but their decisions and "
-            "open questions may be missing.")
-    if lost:
+            f"{ranges_text(meeting.unit, drafts.plain)}: they are summarized, but their "
+            "decisions and open questions may be missing.")
+    if drafts.lost:
         result.warnings.append(
-            f"The language model wrote nothing usable for {ranges_text(meeting.unit, lost)}: "
-            "the summary leaves them out.")
-    result.summary = drafts[0] if len(drafts) == 1 else _reduce(
-        chat, meeting.language, drafts, reply_tokens)
-    report(1.0)
+            f"The language model wrote nothing usable for "
+            f"{ranges_text(meeting.unit, drafts.lost)}: the summary leaves them out.")
+    base = (steps - 1) / steps  # the parts are done; what is left is the reduce
+    if len(drafts.texts) > 1:
+        progress(base, COMBINING)
+    result.summary = _reduce(chat, meeting.language, drafts.texts, reply_tokens,
+                             lambda share: progress(base + (1 - base) * share, COMBINING))
     return result
+
+
+@dataclass
+class _Drafts:
+    """What the parts gave: their summaries in order, and the ranges summarized only in plain
+    words, or not at all."""
+
+    texts: list[str] = field(default_factory=list)
+    plain: list[tuple[int, int]] = field(default_factory=list)
+    lost: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _map_part(chat: ChatModel, meeting: Meeting, part: list[Segment], reply_tokens: int,
+              result: MeetingSummary, drafts: _Drafts, retrying: Callable[[], None]) -> None:
+    """Summarize one part into `drafts`, its decisions and open questions into `result`. A
+    piece whose structured reply is unusable, or has an empty summary, is asked again for a
+    plain summary (`retrying` is told first)."""
+    failed: list[list[Segment]] = []
+    for piece, draft in ask_per_part(chat, lambda p: map_messages(meeting, p), DraftSummary,
+                                     part, reply_tokens, failed):
+        first, last = part_range(piece)
+        result.decisions.extend(_points(draft.decisions, first, last))
+        result.open_questions.extend(_points(draft.open_questions, first, last))
+        if draft.summary.strip():
+            drafts.texts.append(draft.summary.strip())
+        else:
+            failed.append(piece)
+    for piece in failed:
+        # A model too small for the JSON can still write a plain summary of the piece.
+        retrying()
+        text = _plain_summary(chat, meeting, piece, reply_tokens)
+        if text:
+            drafts.texts.append(text)
+        (drafts.plain if text else drafts.lost).append(part_range(piece))
 
 
 _PLAIN_SYSTEM: dict[Language, str] = {
@@ -279,10 +325,16 @@ def _unique(points: list[Point]) -> list[Point]:
 
 
 def _reduce(chat: ChatModel, language: Language, summaries: list[str], reply_tokens: int,
-            ) -> str:
-    """One summary from many, in rounds of as many as fit one request."""
+            progress: Callable[[float], None] = lambda share: None) -> str:
+    """One summary from many, in rounds of as many as fit one request; '' from none. Empty
+    drafts are left out; a request whose reply is empty keeps its drafts joined. `progress`
+    hears, after each request, the share of the way from all the drafts to one."""
+    summaries = [text.strip() for text in summaries if text.strip()]
+    if not summaries:
+        return ""
     budget = Budget(chat.context_window(), reply_tokens,
                     estimate_tokens(_REDUCE_SYSTEM[language])).transcript_tokens
+    first = len(summaries)
     while len(summaries) > 1:
         groups: list[list[str]] = [[]]
         used = 0
@@ -295,10 +347,15 @@ def _reduce(chat: ChatModel, language: Language, summaries: list[str], reply_tok
             used += size
         if len(groups) == len(summaries):  # each alone fills a request: shorten them first
             groups = [summaries[i:i + 2] for i in range(0, len(summaries), 2)]
-        summaries = [
-            group[0] if len(group) == 1 else chat.complete(
-                reduce_messages(language, group), temperature=0.0, max_tokens=reply_tokens
-            ).strip() or " ".join(group)
-            for group in groups
-        ]
+        merged: list[str] = []
+        for number, group in enumerate(groups):
+            if len(group) == 1:
+                merged.append(group[0])
+                continue
+            reply = chat.complete(reduce_messages(language, group), temperature=0.0,
+                                  max_tokens=reply_tokens)
+            merged.append(reply.strip() or " ".join(group))
+            left = len(merged) + sum(len(g) for g in groups[number + 1:])
+            progress((first - left) / (first - 1))
+        summaries = merged
     return summaries[0]

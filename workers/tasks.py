@@ -157,8 +157,11 @@ def _finish_meeting_job(task: Task, job_id: str) -> Job | None:
     request = MeetingRequest.from_json(job.request)
     try:
         with _locked_database_is_transient():
-            result = meeting_requests.run(runtime, request,
-                                          progress=lambda done: jobs.mark_running(job_id, done))
+            # Each step (a part summarized, the parts combined, commitments found) is stored
+            # as it starts, with its label: the page polling the job shows it.
+            result = meeting_requests.run(
+                runtime, request,
+                progress=lambda done, label: jobs.mark_running(job_id, done, label))
     except MeetingInputError as exc:
         jobs.mark_failed(job_id, exc.code, exc.message)
     except (LLMUnavailable, DatabaseBusy) as exc:
