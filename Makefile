@@ -17,7 +17,7 @@ LLAMA_SPEC = $(shell sed -n 's/^ *"\(llama-cpp-python[^"]*\)".*/\1/p' pyproject.
 
 # Front-end files from the npm registry (package.json): pdf.js, which docchat serves itself for
 # the passage view, and axe-core, which the browser tests inject. Without npm the passage view
-# falls back to the page image and the accessibility checks are skipped.
+# falls back to the browser's PDF viewer, and the accessibility tests fail saying to run npm ci.
 NODE_DEPS = node_modules/.installed
 
 .PHONY: serve test test-fast install lint bench clean test-tools
