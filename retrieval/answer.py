@@ -36,7 +36,7 @@ from retrieval.attribution import (
     without_markers,
 )
 from retrieval.embeddings import Embedder
-from retrieval.grounding import anchored, check_figures
+from retrieval.grounding import Anchors, anchored, check_figures
 from retrieval.injection import neutralize
 from retrieval.language import Language, language_of
 from retrieval.llm import ChatModel, ContextOverflow, estimate_tokens
@@ -478,9 +478,9 @@ def held_by_passages(sentences: list[str], hits: list[Hit], embedder: Embedder, 
     hold (grounding.anchored) stands: a form's row reads unlike a sentence ("Destination: |
     Pontiac, MI (PTK)" scores 0.60 for "The flight was going to Pontiac, MI"). Headings and
     short lines stand too."""
-    texts = [hit.text for hit in hits]
+    anchors = Anchors.of([hit.text for hit in hits], question)
     claims = [i for i, sentence in enumerate(sentences)
-              if is_claim(sentence) and not anchored(sentence, texts, question)]
+              if is_claim(sentence) and not anchored(sentence, anchors)]
     scores = support_scores([sentences[i] for i in claims], hits, embedder)
     weak = {i: score for i, score in zip(claims, scores, strict=True) if score < SUPPORT_FLOOR}
     for i, score in weak.items():

@@ -11,7 +11,7 @@ worse than the best of them are removed too: a small model cites every source it
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,16 +150,32 @@ def support_scores(claims: list[str], hits: list[Hit], embedder: Embedder) -> li
     passages = embedder.embed([hit.text for hit in hits])  # (hits, dim)
     valid = range(1, len(hits) + 1)
     candidates = [
-        {int(n) for n in np.argsort(-(passages @ vector))[:CANDIDATE_PASSAGES]}
-        | {n - 1 for n in cited_numbers(claim) if n in valid}
+        {int(n) + 1 for n in np.argsort(-(passages @ vector))[:CANDIDATE_PASSAGES]}
+        | {n for n in cited_numbers(claim) if n in valid}
         for claim, vector in zip(claims, claim_vectors, strict=True)]
-    units: dict[int, tuple[list[str], np.ndarray]] = {}
-    for n in sorted(set().union(*candidates)):
-        unit_texts = passage_units(hits[n].text)[:MAX_TRIM_UNITS] or [hits[n].text]
-        units[n] = (unit_texts, embedder.embed(unit_texts))
-    return [max(float(np.max(unit_scores(text, units[n][0], units[n][1] @ vector)))
-                for n in numbers)
+    units = _embedded_units(hits, set().union(*candidates), embedder)
+    return [max(_support(text, vector, units[n]) for n in numbers)
             for text, vector, numbers in zip(texts, claim_vectors, candidates, strict=True)]
+
+
+Units = tuple[list[str], np.ndarray]  # a passage's sentences and rows, and their vectors
+
+
+def _embedded_units(hits: list[Hit], numbers: Iterable[int], embedder: Embedder,
+                    ) -> dict[int, Units]:
+    """The sentences and rows (the first MAX_TRIM_UNITS; the whole passage when it has none) of
+    the passages `numbers` (1-based), embedded."""
+    units: dict[int, Units] = {}
+    for n in sorted(numbers):
+        texts = passage_units(hits[n - 1].text)[:MAX_TRIM_UNITS] or [hits[n - 1].text]
+        units[n] = (texts, embedder.embed(texts))
+    return units
+
+
+def _support(claim: str, vector: np.ndarray, units: Units) -> float:
+    """How well the best of `units` supports `claim` (quotes.unit_scores)."""
+    texts, vectors = units
+    return float(np.max(unit_scores(claim, texts, vectors @ vector)))
 
 
 # The markers a sentence ends with, and the stops between them: "… AK [1]. [2]".
@@ -175,10 +191,7 @@ def trim_citations(sentences: list[str], hits: list[Hit], embedder: Embedder) ->
     several = [i for i, numbers in enumerate(ends) if len(numbers) > 1]
     if not several:
         return sentences
-    units: dict[int, tuple[list[str], np.ndarray]] = {}
-    for n in sorted({n for i in several for n in ends[i]}):
-        texts = passage_units(hits[n - 1].text)[:MAX_TRIM_UNITS] or [hits[n - 1].text]
-        units[n] = (texts, embedder.embed(texts))
+    units = _embedded_units(hits, {n for i in several for n in ends[i]}, embedder)
     claims = {i: without_markers(sentences[i]).strip() for i in several}
     vectors = dict(zip(several, embedder.embed([claims[i] for i in several]), strict=True))
     trimmed: list[str] = []
@@ -187,8 +200,7 @@ def trim_citations(sentences: list[str], hits: list[Hit], embedder: Embedder) ->
             trimmed.append(sentence)
             continue
         claim, vector = claims[i], vectors[i]
-        support = {n: float(np.max(unit_scores(claim, units[n][0], units[n][1] @ vector)))
-                   for n in numbers}
+        support = {n: _support(claim, vector, units[n]) for n in numbers}
         best = max(support.values())
         drop = {n for n, score in support.items() if score < best - TRIM_MARGIN}
         trimmed.append(_without_sources(sentence, drop) if drop else sentence)
@@ -238,13 +250,8 @@ def _leading_to_end(sentence: str) -> str:
     match = _LEADING.match(sentence)
     if not match:
         return sentence
-    body = sentence[match.end():]
-    numbers = cited_numbers(match.group(2))
-    stripped = body.rstrip()
-    trailing = body[len(stripped):]
-    stop = stripped[-1] if stripped[-1:] in ".!?" else ""
-    marker = f" [{', '.join(str(n) for n in numbers)}]"
-    return f"{match.group(1)}{stripped[:len(stripped) - len(stop)]}{marker}{stop}{trailing}"
+    return match.group(1) + _append_marker(sentence[match.end():],
+                                           *cited_numbers(match.group(2)))
 
 
 def is_claim(sentence: str) -> bool:
@@ -252,12 +259,12 @@ def is_claim(sentence: str) -> bool:
     return len(re.findall(r"\w+", sentence)) >= 4
 
 
-def _append_marker(sentence: str, n: int) -> str:
+def _append_marker(sentence: str, *numbers: int) -> str:
     """'It snowed.' -> 'It snowed [2].' (whitespace after the sentence is kept)."""
     stripped = sentence.rstrip()
     trailing = sentence[len(stripped):]
     body, stop = (stripped[:-1], stripped[-1]) if stripped[-1:] in ".!?" else (stripped, "")
-    return f"{body} [{n}]{stop}{trailing}"
+    return f"{body} [{', '.join(map(str, numbers))}]{stop}{trailing}"
 
 
 def renumbered(attribution: Attribution) -> tuple[Attribution, list[int]]:

@@ -208,19 +208,30 @@ def unknown_names(sentence: str, words: set[str], known: set[float], cyrillic: f
     return unknown
 
 
-def anchored(sentence: str, passages: Sequence[str], question: str) -> bool:
+@dataclass(frozen=True)
+class Anchors:
+    """What makes a sentence's name or figure an anchor: the passages hold it, the question
+    does not."""
+
+    words: set[str]  # stems the passages hold and the question does not
+    held: set[float]  # values the passages hold
+    asked: set[float]  # values the question holds
+
+    @classmethod
+    def of(cls, passages: Sequence[str], question: str) -> Anchors:
+        return cls(known_words(passages) - known_words([question]), known_values(passages),
+                   known_values([question]))
+
+
+def anchored(sentence: str, anchors: Anchors) -> bool:
     """Whether `sentence` states a name or a figure (beyond a small count) that the passages
-    hold and the question does not: 'The flight was going to Pontiac, MI (PTK).' beside a
-    form's 'Destination: | Pontiac, MI (PTK)'. Such a sentence is held by what the figure and
-    name checks read; a sentence with none (a cause, a reason) needs a passage that reads
-    like it."""
-    asked_words, asked_values = known_words([question]), known_values([question])
-    words = known_words(passages)
-    if any(_stem(n) in words and _stem(n) not in asked_words for n in names(sentence)):
-        return True
-    held = known_values(passages)
-    return any(values(f) & held and not values(f) & asked_values and not _small(f)
-               for f in figures(sentence))
+    hold and the question does not (`anchors`): 'The flight was going to Pontiac, MI (PTK).'
+    beside a form's 'Destination: | Pontiac, MI (PTK)'. Such a sentence is held by what the
+    figure and name checks read; a sentence with none (a cause, a reason) needs a passage that
+    reads like it."""
+    return (any(_stem(n) in anchors.words for n in names(sentence))
+            or any(values(f) & anchors.held and not values(f) & anchors.asked
+                   and not _small(f) for f in figures(sentence)))
 
 
 _QUOTED = re.compile(r'["“«]([^"“”«»]{3,80})["”»]')
