@@ -115,11 +115,6 @@ async function documentRead(documentId) {
   }
 }
 
-function whereLabel(item) {
-  if (item.turn_start === undefined || item.turn_start === null) return item.page ? `page ${item.page}` : "";
-  return item.turn_start === item.turn_end ? `turn ${item.turn_start}` : `turns ${item.turn_start}–${item.turn_end}`;
-}
-
 // The passage view at the item's turns (or PDF page); null when the meeting is not a document
 // the passage view can show, or the turns are not the document's: no link beats a broken one.
 function whereHref(item) {
