@@ -55,6 +55,7 @@ test-tools:
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check ingest retrieval web workers tests
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 install: $(VENV)/.installed-serve
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from retrieval.accounts import AccountStore
-from retrieval.answer import Answerer
-from retrieval.collections import CollectionStore
-from retrieval.embeddings import Embedder
-from retrieval.index import VectorIndex
-from retrieval.jobs import JobStore
-from retrieval.llm import ChatModel
-from retrieval.search import Retriever, Weights
-from retrieval.settings import Settings
-from retrieval.spaces import VectorSpaces
-from retrieval.store import Store
+from retrieval.answers.answer import Answerer
+from retrieval.core.settings import Settings
+from retrieval.llm.client import ChatModel
+from retrieval.search.embeddings import Embedder
+from retrieval.search.faiss_index import VectorIndex
+from retrieval.search.hybrid import Retriever, Weights
+from retrieval.search.spaces import VectorSpaces
+from retrieval.storage.accounts import AccountStore
+from retrieval.storage.jobs import JobStore
+from retrieval.storage.store import Store
+from retrieval.storage.webhooks import WebhookStore
 
 
 class Runtime:
@@ -36,8 +36,8 @@ class Runtime:
         return AccountStore(self.settings.database_path)
 
     @cached_property
-    def collections(self) -> CollectionStore:
-        return CollectionStore(self.settings.database_path)
+    def webhooks(self) -> WebhookStore:
+        return WebhookStore(self.settings.database_path)
 
     @cached_property
     def spaces(self) -> VectorSpaces:

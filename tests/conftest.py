@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from retrieval.llm_server import start_llm_server, wait_for_llm
-from retrieval.settings import Settings
-from retrieval.store import ChunkFilter
+from retrieval.core.settings import Settings
+from retrieval.llm.server import start_llm_server, wait_for_llm
+from retrieval.storage.store import ChunkFilter
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -146,7 +146,7 @@ def ntsb_pdf() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from retrieval.embeddings import Embedder
+    from retrieval.search.embeddings import Embedder
 
     return Embedder(device="cpu")
 
@@ -171,9 +171,9 @@ def upload_bytes(client, data: bytes, name: str, collection: str = "default",
 
 def asked_the_model(body: dict) -> bool:
     """Whether an /api/ask answer passed the relevance gate and the model read passages.
-    What a real model then says may still be withdrawn (retrieval.grounding: figures no
+    What a real model then says may still be withdrawn (retrieval.answers.grounding: figures no
     passage holds), which also reads `grounded: false`."""
-    from retrieval.answer import NOT_RELEVANT
+    from retrieval.answers.answer import NOT_RELEVANT
 
     return bool(body["context"]) and body["answer"] not in NOT_RELEVANT.values()
 

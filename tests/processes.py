@@ -19,8 +19,8 @@ from typing import Any
 
 import redis
 
-from retrieval.llm_server import start_llm_server, wait_for_llm
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
+from retrieval.llm.server import start_llm_server, wait_for_llm
 from tests.conftest import REPO, free_port, wait_until
 
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None

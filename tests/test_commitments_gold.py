@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ingest.formats import parse_text_upload
-from retrieval.dates import meeting_date_in, resolve_due
-from retrieval.language import language_of
+from retrieval.core.language import language_of
+from retrieval.meetings.dates import meeting_date_in, resolve_due
 
 GOLD = Path(__file__).parent / "data" / "commitments"
 FIELDS = {"who", "what", "to_whom", "due", "due_text", "quote"}

@@ -4,7 +4,7 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from retrieval.settings import Settings, SettingsError
+from retrieval.core.settings import Settings, SettingsError
 from workers import worker_command
 
 REPO = Path(__file__).resolve().parents[1]

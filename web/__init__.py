@@ -7,9 +7,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from retrieval.datadir import prepare_data_dir
+from retrieval.core.datadir import prepare_data_dir
+from retrieval.core.settings import Settings
 from retrieval.runtime import Runtime
-from retrieval.settings import Settings
 from web.bodies import DocchatRequest
 from web.hosts import TrustedHosts
 

@@ -7,8 +7,8 @@ import argparse
 import getpass
 import sys
 
-from retrieval.accounts import AccountError, AccountStore
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
+from retrieval.storage.accounts import AccountError, AccountStore
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -28,13 +28,18 @@ from ingest.documents import IngestError
 from ingest.formats import StoredKind, sniff
 from ingest.text import decode_text
 from ingest.transcripts import split_jsonl_meetings
-from retrieval import indexing
-from retrieval.answer import GATE_PASSAGES, Answer, Message, Question, Status
-from retrieval.collections import is_collection_name
+from retrieval.answers.answer import GATE_PASSAGES, Answer, Message, Question, Status
 from retrieval.runtime import Runtime
-from retrieval.search import PassageRef
-from retrieval.spaces import model_label
-from retrieval.store import STATUSES, ChunkFilter, DocumentFilter, DocumentRecord
+from retrieval.search import indexing
+from retrieval.search.hybrid import PassageRef
+from retrieval.search.spaces import model_label
+from retrieval.storage.store import (
+    STATUSES,
+    ChunkFilter,
+    DocumentFilter,
+    DocumentRecord,
+    is_collection_name,
+)
 from web.auth import is_admin, principal, workspace
 from web.bodies import MAX_INDEX, clean_filename, json_body, query_number, whole_number
 from web.errors import ApiError, overflow_message
@@ -320,7 +325,7 @@ def _sse(items: Generator[str | Status | Answer, None, None]) -> Iterator[str]:
     to reading to writing, `token` {"text"} for each piece, then `answer` with the whole
     answer. When the reader goes away (Stop), closing this closes `items`, and with them the
     request to the LLM server, which stops generating."""
-    from retrieval.llm import ContextOverflow, LLMUnavailable
+    from retrieval.llm.client import ContextOverflow, LLMUnavailable
 
     def event(name: str, data: object) -> str:
         return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"

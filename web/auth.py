@@ -3,7 +3,7 @@ API key (`Authorization: Bearer dc_…`), or — in embedded mode (`DOCCHAT_AUTH
 local admin. Also the CSRF defence for browser requests, and the login, logout and API-key
 routes.
 
-A session names its user by the user's session token (retrieval/accounts.py), looked up on
+A session names its user by the user's session token (retrieval/storage/accounts.py), looked up on
 every request: logout, a password change or removing the user ends every session of theirs.
 A session also ends DOCCHAT_SESSION_HOURS after its login. Failed logins are throttled per
 client address, per account and per pair, in sliding windows."""
@@ -35,8 +35,8 @@ from flask import (
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from retrieval.accounts import AccountError, AccountStore, ApiKey, User
 from retrieval.runtime import Runtime
+from retrieval.storage.accounts import AccountError, AccountStore, ApiKey, User
 from web.bodies import json_body
 from web.errors import ApiError
 from web.ratelimit import RateLimited, RateLimiter
@@ -367,7 +367,7 @@ def create_key() -> tuple[Response, int]:
                     "note": "Store the key now: docchat keeps only its digest."}), 201
 
 
-# Key ids are below 2**48 (retrieval/accounts.py); a larger number is no key's (404).
+# Key ids are below 2**48 (retrieval/storage/accounts.py); a larger number is no key's (404).
 @bp.delete("/api/keys/<int(max=281474976710655):key_id>")
 def revoke_key(key_id: int) -> Response:
     if not _runtime().accounts.revoke_api_key(_key_manager().workspace, key_id):

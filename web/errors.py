@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from retrieval.llm import ContextOverflow, LLMUnavailable
+from retrieval.llm.client import ContextOverflow, LLMUnavailable
 
 
 class ApiError(Exception):

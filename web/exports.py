@@ -7,7 +7,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from retrieval.commitments import where_said
+from retrieval.meetings.commitments import where_said
 
 COLUMNS = ("who", "what", "to_whom", "due", "due_text", "quote", "where")
 

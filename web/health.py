@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, g, jsonify
 
-from retrieval.library_stats import library_stats
 from retrieval.runtime import Runtime
-from retrieval.spaces import model_key
+from retrieval.search.spaces import model_key
+from retrieval.storage.library_stats import library_stats
 from web.auth import is_admin
 from workers.queue_status import BrokerUnavailable, queue_depth
 

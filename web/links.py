@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from retrieval.answer import Answer
-from retrieval.search import Hit
+from retrieval.answers.answer import Answer
+from retrieval.search.hybrid import Hit
 from web.markdown import render_markdown
 
 

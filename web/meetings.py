@@ -13,7 +13,7 @@ from kombu.exceptions import OperationalError
 from ingest.documents import IngestError
 from ingest.formats import sniff
 from ingest.text import decode_text
-from retrieval.meeting_requests import (
+from retrieval.meetings.request import (
     MeetingInputError,
     MeetingRequest,
     Task,

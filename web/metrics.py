@@ -28,9 +28,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from retrieval.library_stats import library_stats
-from retrieval.llm import LLMCall, add_llm_listener
+from retrieval.llm.client import LLMCall, add_llm_listener
 from retrieval.runtime import Runtime
+from retrieval.storage.library_stats import library_stats
 from web.auth import is_admin
 from web.errors import ApiError
 from workers.queue_status import BrokerUnavailable, queue_depth

@@ -1,12 +1,13 @@
 """`docchat models list|pull` and `docchat serve --model`: the local GGUF models docchat can
-serve (retrieval/local_models.py), fetched on demand into the data folder."""
+serve (retrieval/llm/local_models.py), fetched on demand into the data folder."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from retrieval.local_models import (
+from retrieval.core.settings import Settings
+from retrieval.llm.local_models import (
     MODELS,
     ModelError,
     ModelStatus,
@@ -16,7 +17,6 @@ from retrieval.local_models import (
     pull,
     serving_settings,
 )
-from retrieval.settings import Settings
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

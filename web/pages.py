@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 
-from retrieval.meeting_requests import MeetingInputError, MeetingRequest, load_meeting
+from retrieval.meetings.request import MeetingInputError, MeetingRequest, load_meeting
 from retrieval.runtime import Runtime
-from retrieval.store import DocumentRecord, StoredChunk
+from retrieval.storage.store import DocumentRecord, StoredChunk
 from web.auth import workspace
 from web.bodies import MAX_INDEX
 from web.vendor import installed_pdfjs
@@ -119,7 +119,7 @@ def _turn_range(raw: str) -> tuple[int, int] | None:
 
 
 MAX_PASSAGE_CHUNKS = 50
-# A citation's quote is a sentence or a table row (retrieval.quotes); a link may carry it.
+# A citation's quote is a sentence or a table row (retrieval.answers.quotes); a link may carry it.
 MAX_QUOTE_CHARS = 2000
 
 

@@ -15,11 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from retrieval.datadir import prepare_data_dir
-from retrieval.llm_server import start_llm_server, wait_for_llm
-from retrieval.local_models import ModelError
-from retrieval.logs import configure_logging
-from retrieval.settings import Settings
+from retrieval.core.datadir import prepare_data_dir
+from retrieval.core.logs import configure_logging
+from retrieval.core.settings import Settings
+from retrieval.llm.local_models import ModelError
+from retrieval.llm.server import start_llm_server, wait_for_llm
 from web import accounts_cli, models_cli
 from workers import worker_command
 from workers.recovery import requeue_unfinished

@@ -18,10 +18,9 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from kombu.exceptions import OperationalError
 
 from ingest.slack import readable
-from retrieval.collections import is_collection_name
-from retrieval.meeting_requests import MeetingRequest
+from retrieval.meetings.request import MeetingRequest
 from retrieval.runtime import Runtime
-from retrieval.store import DocumentFilter, DocumentRecord
+from retrieval.storage.store import DocumentFilter, DocumentRecord, is_collection_name
 from web.api import MAX_QUESTION_CHARS, checked_collection, owned_document
 from web.auth import workspace
 from web.bodies import body_bytes, json_body
@@ -260,7 +259,7 @@ def set_slack_webhook(name: str) -> tuple[Response, int]:
         check_slack_url(url.strip(), runtime.settings.slack_hosts)
     except SlackUrlRefused as exc:
         raise ApiError(400, "bad_webhook_url", str(exc)) from exc
-    runtime.collections.set_slack_webhook(workspace(), collection, url.strip())
+    runtime.webhooks.set_slack_webhook(workspace(), collection, url.strip())
     return jsonify(_webhook_json(collection, url.strip())), 200
 
 
@@ -269,14 +268,14 @@ def get_slack_webhook(name: str) -> tuple[Response, int]:
     """The collection's webhook, masked (the URL is a secret: anyone holding it can post)."""
     collection = checked_collection(name)
     return jsonify(_webhook_json(collection,
-                                 _runtime().collections.slack_webhook(workspace(),
+                                 _runtime().webhooks.slack_webhook(workspace(),
                                                                       collection))), 200
 
 
 @bp.delete("/api/collections/<name>/slack-webhook")
 def clear_slack_webhook(name: str) -> tuple[Response, int]:
     collection = checked_collection(name)
-    if not _runtime().collections.clear_slack_webhook(workspace(), collection):
+    if not _runtime().webhooks.clear_slack_webhook(workspace(), collection):
         raise ApiError(404, "no_slack_webhook", f"Collection {collection} has no Slack webhook.")
     return jsonify(_webhook_json(collection, None)), 200
 
@@ -292,7 +291,7 @@ def post_document_to_slack(document_id: str) -> tuple[Response, int]:
     runtime = _runtime()
     record = owned_document(document_id)
     _check_summarizable(record, lambda message: ApiError(409, _conflict(record), message))
-    webhook = runtime.collections.slack_webhook(record.workspace, record.collection)
+    webhook = runtime.webhooks.slack_webhook(record.workspace, record.collection)
     if webhook is None:
         raise ApiError(409, "no_slack_webhook",
                        f"Collection {record.collection} has no Slack webhook: set one with PUT "

@@ -29,7 +29,7 @@ def __getattr__(name: str) -> Any:
     global _app
     if name in ("app", "celery"):
         if _app is None:
-            from retrieval.settings import Settings
+            from retrieval.core.settings import Settings
 
             _app = create_celery(Settings.from_env())
         return _app

@@ -6,9 +6,9 @@ import sys
 
 from celery import Celery
 
-from retrieval.datadir import prepare_data_dir
+from retrieval.core.datadir import prepare_data_dir
+from retrieval.core.settings import Settings
 from retrieval.runtime import Runtime
-from retrieval.settings import Settings
 from workers import embedded_broker, monitoring
 
 INGEST_TASK = "workers.tasks.ingest_document"

@@ -1,5 +1,5 @@
 """What operators watch the workers by: their logs in DOCCHAT_LOG_FORMAT with the running task's
-id and name on every record (retrieval/logs.py), and Celery's task events for Flower when
+id and name on every record (retrieval/core/logs.py), and Celery's task events for Flower when
 DOCCHAT_TASK_EVENTS asks for them."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from celery import Celery
 from celery._state import get_current_task
 from celery.signals import setup_logging
 
-from retrieval.logs import configure_logging
-from retrieval.settings import Settings
+from retrieval.core.logs import configure_logging
+from retrieval.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

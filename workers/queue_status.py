@@ -12,7 +12,7 @@ import redis
 from kombu.transport.redis import PRIORITY_STEPS
 from kombu.transport.redis import Channel as RedisChannel
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 
 # Seconds to wait for the broker before calling it unavailable.
 TIMEOUT = 2.0

@@ -3,9 +3,9 @@ stranded by a crash or a restart."""
 
 from __future__ import annotations
 
-from retrieval.jobs import JobStore
-from retrieval.settings import Settings
-from retrieval.store import Store
+from retrieval.core.settings import Settings
+from retrieval.storage.jobs import JobStore
+from retrieval.storage.store import Store
 from workers.celery_app import INGEST_TASK, MEETING_TASK, REBUILD_TASK, create_celery
 
 

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from retrieval.answer import Question
-from retrieval.llm import ContextOverflow
+from retrieval.answers.answer import Question
+from retrieval.llm.client import ContextOverflow
 from retrieval.runtime import Runtime
-from retrieval.store import ChunkFilter
+from retrieval.storage.store import ChunkFilter
 from workers.slack_blocks import SlackMessage, answer_message, error_message, summary_message
 
 TIMEOUT_SECONDS = 10.0

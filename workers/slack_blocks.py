@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from retrieval.answer import Answer
-from retrieval.commitments import where_said
+from retrieval.answers.answer import Answer
+from retrieval.meetings.commitments import where_said
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000

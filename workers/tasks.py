@@ -12,11 +12,12 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init, worker_ready
 
-from retrieval import meeting_requests, rebuild
-from retrieval.indexing import index_document
-from retrieval.jobs import Job
-from retrieval.llm import ContextOverflow, LLMUnavailable
-from retrieval.meeting_requests import MeetingInputError, MeetingRequest
+from retrieval.llm.client import ContextOverflow, LLMUnavailable
+from retrieval.meetings import request as meeting_request
+from retrieval.meetings.request import MeetingInputError, MeetingRequest
+from retrieval.search import rebuild
+from retrieval.search.indexing import index_document
+from retrieval.storage.jobs import Job
 from workers import cores
 from workers.celery_app import (
     MAX_RETRY_DELAY,
@@ -57,8 +58,8 @@ log = logging.getLogger(__name__)
 
 
 class DatabaseBusy(Exception):
-    """SQLite stayed locked by another process past its wait (retrieval.store.connect): a busy
-    moment, worth another try. The message is for the person who asked."""
+    """SQLite stayed locked by another process past its wait (retrieval.storage.store.connect):
+    a busy moment, worth another try. The message is for the person who asked."""
 
 
 @contextmanager
@@ -159,7 +160,7 @@ def _finish_meeting_job(task: Task, job_id: str) -> Job | None:
         with _locked_database_is_transient():
             # Each step (a part summarized, the parts combined, commitments found) is stored
             # as it starts, with its label: the page polling the job shows it.
-            result = meeting_requests.run(
+            result = meeting_request.run(
                 runtime, request,
                 progress=lambda done, label: jobs.mark_running(job_id, done, label))
     except MeetingInputError as exc:
@@ -241,7 +242,7 @@ def post_meeting_to_slack(self: Task, job_id: str, collection: str) -> str:
     job = _finish_meeting_job(self, job_id)
     if job is None or job.status != "done":
         return job.status if job else "missing"
-    webhook = runtime.collections.slack_webhook(job.workspace, collection)
+    webhook = runtime.webhooks.slack_webhook(job.workspace, collection)
     if webhook is None:
         log.warning("meeting job %s: collection %r has no Slack webhook any more; the summary "
                     "was not posted", job_id, collection, extra={"job_id": job_id})

@@ -36,14 +36,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.answer import GATE_PASSAGES, Question
-from retrieval.attribution import cited_numbers, split_sentences
-from retrieval.indexing import index_document
-from retrieval.language import language_of
+from retrieval.answers.answer import GATE_PASSAGES, Question
+from retrieval.answers.attribution import cited_numbers, split_sentences
+from retrieval.core.language import language_of
+from retrieval.core.settings import Settings
 from retrieval.runtime import Runtime
-from retrieval.search import PassageRef
-from retrieval.settings import Settings
-from retrieval.store import ChunkFilter
+from retrieval.search.hybrid import PassageRef
+from retrieval.search.indexing import index_document
+from retrieval.storage.store import ChunkFilter
 from tests.benchmarks.answer_gold import GoldQuestion, fact_match, load_questions, page_holds
 from tests.benchmarks.common import configured_llm, header, langchain_embeddings, timed
 from tests.conftest import store_upload

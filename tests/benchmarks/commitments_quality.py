@@ -3,7 +3,7 @@ Russian; `--gold DIR` for another set, e.g. tests/data/commitments-heldout): pre
 recall of "who promised what" and deadline accuracy, docchat against the one-prompt recipe on
 the configured LLM (`--quality-model`: Qwen2.5-Coder-1.5B-Instruct).
 
-docchat: `retrieval.commitments.extract_commitments` (promise cues, rules, withdrawn and
+docchat: `retrieval.meetings.commitments.extract_commitments` (promise cues, rules, withdrawn and
 repeated promises, deadlines from the words; it asks the model nothing — see that module for
 why). Baseline: the plain LangChain recipe — the whole note in one prompt with a clear
 instruction, JSON with exact quotes and ISO due dates, `JsonOutputParser`, no verification.
@@ -31,10 +31,10 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI
 
 from ingest.formats import parse_text_upload
-from retrieval.commitments import extract_commitments, normalize
-from retrieval.llm import ChatModel
-from retrieval.meetings import meeting_from_document
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
+from retrieval.llm.client import ChatModel
+from retrieval.meetings.commitments import extract_commitments, normalize
+from retrieval.meetings.segments import meeting_from_document
 from tests.benchmarks.common import REPO, configured_llm, header, timed
 
 GOLD = REPO / "tests" / "data" / "commitments"

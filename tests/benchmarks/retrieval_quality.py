@@ -14,10 +14,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from retrieval.indexing import index_document
+from retrieval.core.settings import Settings
 from retrieval.runtime import Runtime
-from retrieval.settings import Settings
-from retrieval.store import ChunkFilter
+from retrieval.search.indexing import index_document
+from retrieval.storage.store import ChunkFilter
 from tests.benchmarks.common import (
     EVAL,
     header,

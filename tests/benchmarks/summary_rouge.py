@@ -21,10 +21,10 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI
 
 from ingest.transcripts import turns_from_json
-from retrieval.llm import ChatModel, estimate_tokens
-from retrieval.meetings import meeting_from_document
-from retrieval.settings import Settings
-from retrieval.summaries import summarize
+from retrieval.core.settings import Settings
+from retrieval.llm.client import ChatModel, estimate_tokens
+from retrieval.meetings.segments import meeting_from_document
+from retrieval.meetings.summaries import summarize
 from tests.benchmarks.common import EVAL, configured_llm, header, timed
 
 QUERY = "summarize the whole meeting"

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from retrieval.indexing import index_document
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
+from retrieval.search.indexing import index_document
 from tests.conftest import text_pdf, upload_bytes
 from tests.e2e.test_browser import SCREENSHOTS, VIEWPORTS, browser, screenshot, watched_page
 from tests.processes import http_server

@@ -26,8 +26,8 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from retrieval.accounts import AccountStore
-from retrieval.store import CHUNK_ID_BITS
+from retrieval.storage.accounts import AccountStore
+from retrieval.storage.store import CHUNK_ID_BITS
 from tests.conftest import REPO, slack_signed, wait_until
 from tests.processes import docchat_serve
 from tests.scripted_llm import MODEL, ChatRequest, ScriptedLLM

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from retrieval.core.settings import Settings
 from retrieval.runtime import Runtime
-from retrieval.settings import Settings
-from retrieval.store import DocumentFilter, Store
+from retrieval.storage.store import DocumentFilter, Store
 from tests.conftest import store_upload, wait_until
 from tests.processes import docchat_serve
 

@@ -16,11 +16,11 @@ import json
 import pytest
 
 from ingest.formats import parse_text_upload
-from retrieval.commitments import normalize
-from retrieval.llm import ChatModel
-from retrieval.meeting_requests import TOO_SMALL, MeetingRequest, load_meeting, run
+from retrieval.llm.client import ChatModel
+from retrieval.meetings.commitments import normalize
+from retrieval.meetings.request import TOO_SMALL, MeetingRequest, load_meeting, run
+from retrieval.meetings.summaries import map_messages, meeting_parts
 from retrieval.runtime import Runtime
-from retrieval.summaries import map_messages, meeting_parts
 from tests.conftest import EVAL, TEST_DATA, wait_until
 
 pytestmark = pytest.mark.e2e

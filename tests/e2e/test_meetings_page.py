@@ -20,8 +20,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from ingest.formats import parse_text_upload
-from retrieval.commitments import normalize
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
+from retrieval.meetings.commitments import normalize
 from tests.e2e import test_browser as browser_tests
 from tests.e2e.test_browser import UNLABELLED_CONTROLS, VIEWPORTS, screenshot, watched_page
 from tests.processes import Worker, http_server

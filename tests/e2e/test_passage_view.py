@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from retrieval.store import StoredChunk
+from retrieval.storage.store import StoredChunk
 from tests.conftest import text_pdf, upload_bytes, wait_indexed
 from tests.e2e.test_browser import (  # noqa: F401  (browser, live_url: fixtures)
     VIEWPORTS,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pdf import parse_pdf
-from retrieval.attribution import cited_numbers
+from retrieval.answers.attribution import cited_numbers
 from tests.conftest import EVAL_PDFS, free_port, wait_until
 from web import create_app
 

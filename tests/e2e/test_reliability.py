@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from retrieval.indexing import index_document
-from retrieval.settings import Settings
-from retrieval.store import Store, chunk_id_range
+from retrieval.core.settings import Settings
+from retrieval.search.indexing import index_document
+from retrieval.storage.store import Store, chunk_id_range
 from tests.benchmarks import load
 from tests.conftest import store_upload, text_pdf, wait_until
 from tests.processes import LLMServer, RedisServer, Worker, http_server
@@ -115,8 +115,8 @@ def wait_finished(client: Any, document_id: str) -> dict[str, Any]:
 
 def vector_ids(settings: Settings, seq: int) -> list[int]:
     """The ids of the vectors the saved index holds for the document numbered `seq`."""
-    from retrieval.index import faiss
-    from retrieval.spaces import model_key
+    from retrieval.search.faiss_index import faiss
+    from retrieval.search.spaces import model_key
 
     index = faiss.read_index(str(settings.index_path(model_key(settings.embedding_model))))
     ids = faiss.vector_to_array(index.id_map)

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from retrieval.answer import NOT_RELEVANT
+from retrieval.answers.answer import NOT_RELEVANT
 from tests.conftest import asked_the_model, text_pdf, upload_bytes, wait_indexed
 from web import create_app
 

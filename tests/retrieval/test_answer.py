@@ -3,15 +3,15 @@ uncited sentence is tied to the passage that supports it, if one does."""
 
 from __future__ import annotations
 
-from retrieval.answer import Citation, build_messages, strip_source_tags
-from retrieval.attribution import (
+from retrieval.answers.answer import Citation, build_messages, strip_source_tags
+from retrieval.answers.attribution import (
     Attribution,
     attribute,
     cited_numbers,
     renumbered,
     split_sentences,
 )
-from retrieval.search import Hit
+from retrieval.search.hybrid import Hit
 
 PASSAGES = [
     "The pilot failed to maintain directional control during the landing roll on the icy runway.",
@@ -130,7 +130,7 @@ def test_claims_no_passage_supports_are_withdrawn(embedder) -> None:
     """Seen on a near-miss NTSB question (a factual report with no probable cause): the model
     supplied a cause of its own, worded from the report's words."""
     from ingest.pdf import parse_pdf
-    from retrieval.answer import held_by_passages
+    from retrieval.answers.answer import held_by_passages
     from tests.conftest import EVAL_PDFS
 
     report = parse_pdf((EVAL_PDFS / "ntsb" / "20080108X00029.pdf").read_bytes(), "doc",
@@ -153,7 +153,7 @@ def test_a_claim_stating_a_name_a_form_row_holds_is_kept(embedder) -> None:
     """Seen: "Destination: | Pontiac, MI (PTK) | Type of Clearance: | IFR" reads unlike the
     answer (0.60), which the name grounds."""
     from ingest.pdf import parse_pdf
-    from retrieval.answer import held_by_passages
+    from retrieval.answers.answer import held_by_passages
     from tests.conftest import EVAL_PDFS
 
     report = parse_pdf((EVAL_PDFS / "ntsb" / "20080115X00053.pdf").read_bytes(), "doc",

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.answer import Question
-from retrieval.answer_context import ContextBudget, fit_tokens, interleave
-from retrieval.attribution import claims_by_source
-from retrieval.indexing import index_document
-from retrieval.quotes import passage_units, supporting_quote
+from retrieval.answers.answer import Question
+from retrieval.answers.attribution import claims_by_source
+from retrieval.answers.context import ContextBudget, fit_tokens, interleave
+from retrieval.answers.quotes import passage_units, supporting_quote
+from retrieval.core.settings import Settings
 from retrieval.runtime import Runtime
-from retrieval.search import Hit
-from retrieval.settings import Settings
-from retrieval.store import ChunkFilter
+from retrieval.search.hybrid import Hit
+from retrieval.search.indexing import index_document
+from retrieval.storage.store import ChunkFilter
 from tests.conftest import store_upload
 from tests.scripted_llm import MODEL, ChatRequest, ScriptedLLM
 

@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 
 from ingest.formats import parse_text_upload
-from retrieval.commitments import extract_commitments
-from retrieval.meetings import meeting_from_document
+from retrieval.meetings.commitments import extract_commitments
+from retrieval.meetings.segments import meeting_from_document
 
 DAY = date(2026, 3, 10)  # a Tuesday
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from retrieval.dates import meeting_date_in, resolve_due
+from retrieval.meetings.dates import meeting_date_in, resolve_due
 
 THURSDAY = date(2026, 3, 12)
 FRIDAY = date(2026, 3, 13)

@@ -1,10 +1,10 @@
-"""Figures in an answer that no passage holds (retrieval.grounding)."""
+"""Figures in an answer that no passage holds (retrieval.answers.grounding)."""
 
 from __future__ import annotations
 
 import pytest
 
-from retrieval.grounding import (
+from retrieval.answers.grounding import (
     check_figures,
     figures,
     measured,

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from retrieval.index import VectorIndex
+from retrieval.search.faiss_index import VectorIndex
 
 
 def unit(rng: np.random.Generator, n: int, dim: int = 8) -> np.ndarray:

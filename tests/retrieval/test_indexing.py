@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ingest.chunking import chunk_document
 from ingest.pdf import parse_pdf
-from retrieval.indexing import index_document
+from retrieval.search.indexing import index_document
 from tests.conftest import EVAL_PDFS, EVERYTHING, store_upload
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.lexical import LexicalIndex, tokenize
+from retrieval.search.lexical import LexicalIndex, tokenize
 
 
 def test_russian_inflections_share_a_stem_and_ids_stay_whole() -> None:

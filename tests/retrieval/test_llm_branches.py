@@ -15,18 +15,18 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
 from ingest.formats import parse_text_upload
-from retrieval.llm import (
+from retrieval.core.settings import Settings
+from retrieval.llm.client import (
     ChatModel,
     ContextOverflow,
     LLMUnavailable,
     StructuredOutputError,
     inline_refs,
 )
-from retrieval.meeting_requests import MeetingInputError, MeetingRequest, run
-from retrieval.meetings import Meeting, meeting_from_document
+from retrieval.meetings.request import MeetingInputError, MeetingRequest, run
+from retrieval.meetings.segments import Meeting, meeting_from_document
+from retrieval.meetings.summaries import DraftSummary, MeetingSummary, NoUsableSummary, summarize
 from retrieval.runtime import Runtime
-from retrieval.settings import Settings
-from retrieval.summaries import DraftSummary, MeetingSummary, NoUsableSummary, summarize
 from tests.scripted_llm import (
     LLAMA_CPP_NO_JSON_SCHEMA,
     LLAMA_CPP_OVERFLOW,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import local_models
-from retrieval.llm_server import llm_server_command
-from retrieval.local_models import (
+from retrieval.core.settings import Settings
+from retrieval.llm import local_models
+from retrieval.llm.local_models import (
     BUNDLED,
     QUALITY,
     LocalModel,
@@ -28,7 +28,7 @@ from retrieval.local_models import (
     pull,
     serving_settings,
 )
-from retrieval.settings import Settings
+from retrieval.llm.server import llm_server_command
 from web import models_cli
 
 REPO = Path(__file__).resolve().parents[2]

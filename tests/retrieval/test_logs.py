@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.logs import JsonFormatter, TextFormatter, formatter_class, gunicorn_log_config
-from retrieval.settings import SettingsError
+from retrieval.core.logs import JsonFormatter, TextFormatter, formatter_class, gunicorn_log_config
+from retrieval.core.settings import SettingsError
 from tests.conftest import REPO
 
 
 def record(message: str, *args: object, exc_info=None, **extra: object) -> logging.LogRecord:
-    entry = logging.LogRecord("retrieval.indexing", logging.INFO, __file__, 1, message, args,
+    entry = logging.LogRecord("retrieval.search.indexing", logging.INFO, __file__, 1, message, args,
                               exc_info)
     entry.__dict__.update(extra)
     return entry
@@ -30,7 +30,7 @@ def test_json_lines_carry_the_document_and_task_ids_as_fields() -> None:
     entry = json.loads(line)
     assert entry["message"] == "document d1 indexed"
     assert entry["document_id"] == "d1" and entry["task_id"] == "t1"
-    assert entry["level"] == "INFO" and entry["logger"] == "retrieval.indexing"
+    assert entry["level"] == "INFO" and entry["logger"] == "retrieval.search.indexing"
     assert entry["time"].endswith("+00:00")
 
 
@@ -45,7 +45,7 @@ def test_json_lines_keep_the_traceback_in_one_line() -> None:
 
 def test_text_lines_end_with_the_ids_in_brackets() -> None:
     line = TextFormatter().format(record("document %s failed", "d2", document_id="d2"))
-    assert line.endswith("INFO retrieval.indexing document d2 failed [document_id=d2]")
+    assert line.endswith("INFO retrieval.search.indexing document d2 failed [document_id=d2]")
 
 
 def test_an_unknown_log_format_is_refused_with_the_choices() -> None:
@@ -75,7 +75,7 @@ def test_gunicorn_access_lines_become_json_with_their_fields(capsys) -> None:
 WORKER_PROBE = """
 import logging
 from celery import shared_task
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 from workers import create_celery
 
 app = create_celery(Settings.from_env())
@@ -83,7 +83,7 @@ app.log.setup(loglevel="INFO")  # what `celery worker` does as it starts
 
 @shared_task(bind=True, name="probe.log_something")
 def log_something(self, document_id):
-    logging.getLogger("retrieval.indexing").info("document %s indexed", document_id,
+    logging.getLogger("retrieval.search.indexing").info("document %s indexed", document_id,
                                                  extra={"document_id": document_id})
     return self.request.id
 

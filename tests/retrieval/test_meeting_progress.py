@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from retrieval.jobs import JobStore
-from retrieval.meeting_requests import FINDING_COMMITMENTS, READING, MeetingRequest, run
-from retrieval.meetings import Progress
+from retrieval.core.settings import Settings
+from retrieval.meetings.request import FINDING_COMMITMENTS, READING, MeetingRequest, run
+from retrieval.meetings.segments import Progress
+from retrieval.meetings.summaries import COMBINING, _reduce, summarize
 from retrieval.runtime import Runtime
-from retrieval.settings import Settings
-from retrieval.summaries import COMBINING, _reduce, summarize
+from retrieval.storage.jobs import JobStore
 from tests.retrieval.test_llm_branches import (
     INVALID_DRAFT,
     chat_model,

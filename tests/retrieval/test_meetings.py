@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 
 from ingest.formats import parse_text_upload
-from retrieval.commitments import normalize
-from retrieval.meetings import Budget, Segment, meeting_from_document, split_parts
+from retrieval.meetings.commitments import normalize
+from retrieval.meetings.segments import Budget, Segment, meeting_from_document, split_parts
 from web.exports import commitments_csv, commitments_markdown
 
 NOTES = """
@@ -69,7 +69,7 @@ def test_exports_write_every_field_and_defuse_formulas() -> None:
 
 
 def test_pasted_notes_are_titled_by_their_first_line_or_heading() -> None:
-    from retrieval.meetings import title_in
+    from retrieval.meetings.segments import title_in
 
     assert title_in("Weekly sync, 2026-11-20\nAnna: Hi.\n") == "Weekly sync, 2026-11-20"
     assert title_in("\n# Sprint 14 planning — Tuesday\n- Maya: Morning.\n") == (

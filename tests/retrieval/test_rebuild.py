@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from retrieval.indexing import delete_document, index_document
-from retrieval.rebuild import rebuild_index
 from retrieval.runtime import Runtime
-from retrieval.spaces import model_key
+from retrieval.search.indexing import delete_document, index_document
+from retrieval.search.rebuild import rebuild_index
+from retrieval.search.spaces import model_key
 from tests.conftest import EVAL_PDFS, EVERYTHING, TEST_DATA, store_upload
 
 NTSB = EVAL_PDFS / "ntsb"
@@ -22,7 +22,7 @@ def other_model(tmp_path_factory) -> str:
     import torch
     from sentence_transformers import SentenceTransformer, models
 
-    from retrieval.embeddings import bundled_model_path
+    from retrieval.search.embeddings import bundled_model_path
 
     torch.manual_seed(0)
     encoder = models.Transformer(str(bundled_model_path()), max_seq_length=256)

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from retrieval.indexing import delete_document, index_document
-from retrieval.search import Hit, fit_budget, fuse, join_overlapping
-from retrieval.store import ChunkFilter
+from retrieval.search.hybrid import Hit, fit_budget, fuse, join_overlapping
+from retrieval.search.indexing import delete_document, index_document
+from retrieval.storage.store import ChunkFilter
 from tests.conftest import EVAL, EVAL_PDFS, EVERYTHING, TEST_DATA, store_upload
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.settings import Settings, SettingsError
+from retrieval.core.settings import Settings, SettingsError
 
 
 def test_defaults_are_embedded_mode() -> None:

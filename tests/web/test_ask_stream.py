@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from retrieval.indexing import index_document
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
+from retrieval.search.indexing import index_document
 from tests.conftest import text_pdf, upload_bytes
 from tests.scripted_llm import MODEL, ScriptedLLM
 from web import create_app

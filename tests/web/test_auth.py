@@ -11,7 +11,7 @@ import stat
 
 import pytest
 
-from retrieval.accounts import AccountStore
+from retrieval.storage.accounts import AccountStore
 from web import create_app
 
 HTTPS = "https://localhost"

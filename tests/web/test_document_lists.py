@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 from tests.conftest import TEST_DATA, store_upload
 from web import create_app
 

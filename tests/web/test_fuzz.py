@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.indexing import index_document
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
+from retrieval.search.indexing import index_document
 from tests.conftest import slack_signed, text_pdf
 from tests.scripted_llm import MODEL, ScriptedLLM
 from web import create_app

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.settings import Settings
-from retrieval.spaces import model_key
+from retrieval.core.settings import Settings
+from retrieval.search.spaces import model_key
 from tests.conftest import free_port, store_upload, text_pdf
 from web import create_app
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 from web import create_app
 
 

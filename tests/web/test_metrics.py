@@ -9,8 +9,8 @@ import redis
 from langchain_core.messages import HumanMessage
 from prometheus_client.parser import text_string_to_metric_families
 
-from retrieval.llm import ChatModel, LLMUnavailable
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
+from retrieval.llm.client import ChatModel, LLMUnavailable
 from tests.conftest import free_port, store_upload, text_pdf
 from web import create_app
 from workers import INGEST_TASK

@@ -11,7 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 from tests.conftest import TEST_DATA, store_upload
 from web import create_app
 from web.openapi import HTTP_METHODS

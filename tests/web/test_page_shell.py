@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 from web import create_app
 
 STATIC = Path(__file__).resolve().parents[2] / "web" / "static"

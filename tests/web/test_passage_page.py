@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 from tests.conftest import free_port
 from web import create_app
 from web.vendor import PDFJS_FILES, SEARCH_PATH, find_pdfjs

@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 from tests.conftest import slack_signed, text_pdf
 from tests.scripted_llm import MODEL, ScriptedLLM
 from web import create_app
@@ -338,7 +338,7 @@ def test_passage_view_shrugs_off_huge_positions(app) -> None:
 
 def upload(app, client, data: bytes, name: str, headers: dict[str, str] | None = None) -> str:
     """Upload through the API and index in this process (no worker needed)."""
-    from retrieval.indexing import index_document
+    from retrieval.search.indexing import index_document
 
     response = client.post("/api/documents", data={"file": (io.BytesIO(data), name)},
                            content_type="multipart/form-data", headers=headers or {})
@@ -462,7 +462,7 @@ def test_a_user_can_be_removed_from_the_command_line(base_settings, app) -> None
 
 
 def test_fresh_documents_have_chunk_ids_that_count_nothing(tmp_path) -> None:
-    from retrieval.store import CHUNK_ID_BITS, Store
+    from retrieval.storage.store import CHUNK_ID_BITS, Store
 
     store = Store(tmp_path / "docchat.sqlite")
     seqs = [store.add_document(f"d{i}", "f", Path("x"), 1, workspace="w").seq for i in range(5)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 from web import create_app
 from web.slack import MAX_COMMAND_BYTES, CommandRefused, parse_command
 

@@ -8,7 +8,7 @@ import hmac
 
 import pytest
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 from web import create_app
 from web.errors import ApiError
 from web.slack import verify_signature

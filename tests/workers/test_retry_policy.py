@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from celery.utils.time import get_exponential_backoff_interval
 
-from retrieval.llm import LLMUnavailable
-from retrieval.meeting_requests import MeetingRequest
+from retrieval.core.settings import Settings
+from retrieval.llm.client import LLMUnavailable
+from retrieval.meetings.request import MeetingRequest
 from retrieval.runtime import Runtime
-from retrieval.settings import Settings
 from tests.conftest import store_upload
 from workers import create_celery
 from workers.celery_app import (
@@ -158,7 +158,7 @@ def test_other_database_errors_are_not_retried(celery, runtime, monkeypatch,
 
 def test_a_bad_file_fails_at_once_with_its_message(celery, runtime, tmp_path, monkeypatch,
                                                    ntsb_pdf) -> None:
-    from retrieval import indexing
+    from retrieval.search import indexing
 
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(ntsb_pdf.read_bytes()[:2000])
@@ -192,7 +192,7 @@ def llm_down_then_up(monkeypatch, failures: int) -> list[int]:  # type: ignore[n
             raise LLMUnavailable("The language model server is not reachable.")
         return {"title": "sync", "summary": "Anna sends the contract.", "commitments": []}
 
-    monkeypatch.setattr("retrieval.meeting_requests.run", run)
+    monkeypatch.setattr("retrieval.meetings.request.run", run)
     return calls
 
 

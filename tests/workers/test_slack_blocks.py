@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from retrieval.answer import Answer, Citation
-from retrieval.search import Hit
-from retrieval.settings import Settings
+from retrieval.answers.answer import Answer, Citation
+from retrieval.core.settings import Settings
+from retrieval.search.hybrid import Hit
 from workers.slack import SlackUrlRefused, check_slack_url, mask_url
 from workers.slack_blocks import (
     MAX_BLOCKS,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
 from tests.slack_receiver import SlackReceiver
 from workers import create_celery
 from workers.celery_app import SLACK_DELIVERY_TASK

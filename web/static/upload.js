@@ -108,7 +108,7 @@ async function uploadFile(file, collection) {
   }));
 }
 
-// The same rule as the server's (retrieval/collections.py), said before anything is sent.
+// The same rule as the server's (retrieval/storage/store.py), said before anything is sent.
 const COLLECTION_NAME = /^[\p{L}\p{N}\p{M}_][\p{L}\p{N}\p{M}_ .\-]{0,63}$/u;
 
 function checkedCollection() {

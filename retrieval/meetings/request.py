@@ -9,15 +9,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ingest.documents import IngestError
 from ingest.formats import parse_text_upload
 from ingest.sandbox import parse_isolated
 from ingest.text import decode_text
-from retrieval.commitments import extract_commitments
-from retrieval.local_models import BUNDLED
-from retrieval.meetings import (
+from retrieval.core.settings import Settings
+from retrieval.llm.client import ChatModel
+from retrieval.llm.local_models import BUNDLED
+from retrieval.meetings.commitments import extract_commitments
+from retrieval.meetings.segments import (
     Meeting,
     Progress,
     Segment,
@@ -25,16 +27,27 @@ from retrieval.meetings import (
     no_progress,
     title_in,
 )
-from retrieval.runtime import Runtime
-from retrieval.summaries import NoUsableSummary, map_messages, meeting_parts, summarize
+from retrieval.meetings.summaries import NoUsableSummary, map_messages, meeting_parts, summarize
+from retrieval.storage.store import Store
 
 log = logging.getLogger(__name__)
+
+
+class Parts(Protocol):
+    """What meeting work uses (retrieval.runtime.Runtime has them all)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def chat(self) -> ChatModel: ...
 
 Task = Literal["summarize", "commitments"]
 # The names notes get when nobody named them: pasted in the page, or sent from Slack.
 UNNAMED = ("meeting notes", "notes from Slack")
 
-# What the progress line says around the summary (retrieval.summaries names its own steps).
+# What the progress line says around the summary (retrieval.meetings.summaries names its own steps).
 READING = "Reading the meeting…"
 FINDING_COMMITMENTS = "Finding commitments…"
 # The share of a summary request's progress that the model's part takes: commitments are read
@@ -70,7 +83,7 @@ class MeetingRequest:
         return cls(**data)
 
 
-def load_meeting(runtime: Runtime, request: MeetingRequest) -> Meeting:
+def load_meeting(runtime: Parts, request: MeetingRequest) -> Meeting:
     """The meeting a request names, parsed; MeetingInputError when it cannot be."""
     settings = runtime.settings
     raw_text: str | None
@@ -125,7 +138,7 @@ TOO_SMALL = (f"The summary comes from the bundled model ({BUNDLED.alias}), which
              "model: README, Models (make serve MODEL=quality, or vLLM).")
 
 
-def parts_needed(runtime: Runtime, meeting: Meeting) -> int:
+def parts_needed(runtime: Parts, meeting: Meeting) -> int:
     """How many requests to the model the meeting's summary takes: more than one means
     map-reduce."""
     s = runtime.settings
@@ -134,7 +147,7 @@ def parts_needed(runtime: Runtime, meeting: Meeting) -> int:
     return len(parts)
 
 
-def run(runtime: Runtime, request: MeetingRequest, meeting: Meeting | None = None,
+def run(runtime: Parts, request: MeetingRequest, meeting: Meeting | None = None,
         progress: Progress = no_progress) -> dict[str, Any]:
     """The response body: the summary with its commitments, or the commitments alone."""
     if meeting is None:

@@ -1,5 +1,5 @@
 """Embedded mode: a local GGUF model behind llama-cpp-python's OpenAI-compatible server (the
-bundled one unless DOCCHAT_LLM_MODEL_PATH names another; retrieval/local_models.py has both)."""
+bundled one unless DOCCHAT_LLM_MODEL_PATH names another; retrieval/llm/local_models.py has both)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from retrieval.local_models import bundled_gguf_path
-from retrieval.settings import Settings
+from retrieval.core.settings import Settings
+from retrieval.llm.local_models import bundled_gguf_path
 
 
 def llm_server_command(settings: Settings) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from retrieval.store import SQLiteTables, add_column
+from retrieval.storage.store import SQLiteTables, add_column
 
 DEFAULT_WORKSPACE = "default"
 LOCAL_ADMIN = "admin"

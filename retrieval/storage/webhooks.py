@@ -1,12 +1,11 @@
-"""Per-collection settings kept in the same SQLite file as the documents: for now the Slack
-incoming-webhook URL that a collection's meeting summaries are posted to."""
+"""The Slack incoming-webhook URL each collection's meeting summaries are posted to, kept in the
+same SQLite file as the documents (table `collections`)."""
 
 from __future__ import annotations
 
-import re
 import time
 
-from retrieval.store import SQLiteTables
+from retrieval.storage.store import SQLiteTables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -18,15 +17,8 @@ CREATE TABLE IF NOT EXISTS collections (
 );
 """
 
-# The same rule uploads follow: 1-64 letters, digits, spaces, '.', '_' or '-'.
-COLLECTION_NAME = re.compile(r"^\w[\w .-]{0,63}$")
 
-
-def is_collection_name(name: str) -> bool:
-    return bool(COLLECTION_NAME.match(name))
-
-
-class CollectionStore(SQLiteTables):
+class WebhookStore(SQLiteTables):
     """Settings per collection of a workspace (two teams may both have a 'default'); a
     collection without a row has none of them set."""
 

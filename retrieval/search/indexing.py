@@ -4,23 +4,37 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from ingest.chunking import chunk_document
 from ingest.documents import IngestError
 from ingest.sandbox import parse_isolated
-from retrieval.embeddings import Embedder
-from retrieval.runtime import Runtime
-from retrieval.store import chunk_id_range
+from retrieval.core.settings import Settings
+from retrieval.search.embeddings import Embedder
+from retrieval.search.spaces import VectorSpaces
+from retrieval.storage.store import Store, chunk_id_range
 
 log = logging.getLogger(__name__)
+
+
+class Parts(Protocol):
+    """What indexing works with (retrieval.runtime.Runtime has them all)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def spaces(self) -> VectorSpaces: ...
+
 
 # Chunks embedded between two progress updates.
 _PROGRESS_BATCH = 256
 
 
-def index_document(runtime: Runtime, document_id: str) -> None:
+def index_document(runtime: Parts, document_id: str) -> None:
     """Bring a document to `indexed` or `failed`; running it twice indexes it once.
 
     Order matters for crash safety: chunk rows are committed first, then vectors are added
@@ -28,7 +42,7 @@ def index_document(runtime: Runtime, document_id: str) -> None:
     point removes what the previous attempt left and starts over.
     """
     store, settings = runtime.store, runtime.settings
-    logged = {"document_id": document_id}  # a field of each log record (retrieval/logs.py)
+    logged = {"document_id": document_id}  # a field of each log record (retrieval/core/logs.py)
     record = store.get_document(document_id)
     if record is None:
         raise LookupError(f"no document {document_id}")
@@ -80,7 +94,7 @@ def index_document(runtime: Runtime, document_id: str) -> None:
 
 
 def _embed_with_progress(
-    runtime: Runtime, embedder: Embedder, document_id: str, texts: list[str], start: float,
+    runtime: Parts, embedder: Embedder, document_id: str, texts: list[str], start: float,
     end: float,
 ) -> np.ndarray:
     """(len(texts), dim) float32; progress moves from `start` to `end` as batches finish."""
@@ -94,7 +108,7 @@ def _embed_with_progress(
     return np.concatenate(parts)
 
 
-def delete_document(runtime: Runtime, document_id: str) -> bool:
+def delete_document(runtime: Parts, document_id: str) -> bool:
     """Remove a document's vectors, chunk rows, record and stored file; False if unknown."""
     record = runtime.store.get_document(document_id)
     if record is None:

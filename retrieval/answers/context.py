@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from retrieval.search import Hit, fit_budget
+from retrieval.search.hybrid import Hit, fit_budget
 
 # The first guess, high for English with common tokenizers (about 4 characters a token):
 # passages chosen by it are counted and trimmed, never added to, so guessing high loses nothing.

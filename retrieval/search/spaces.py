@@ -1,7 +1,7 @@
 """Which embedding model serves searches, and the FAISS index built with it.
 
 Every embedding model gets its own index file. The store records the active model; after the
-configured model changes, a rebuild (retrieval/rebuild.py) fills the new model's index beside
+configured model changes, a rebuild (retrieval/search/rebuild.py) fills the new model's index beside
 the active one, which keeps serving searches until the switch. Index writes of every model
 share one lock, so a write and a switch never interleave.
 """
@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from retrieval.embeddings import Embedder
-from retrieval.index import IndexWriter, VectorIndex
-from retrieval.settings import Settings
-from retrieval.store import Store
+from retrieval.core.settings import Settings
+from retrieval.search.embeddings import Embedder
+from retrieval.search.faiss_index import IndexWriter, VectorIndex
+from retrieval.storage.store import Store
 
 
 def model_key(model: str) -> str:

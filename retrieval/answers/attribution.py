@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.embeddings import Embedder
-from retrieval.quotes import passage_units, unit_scores
-from retrieval.search import Hit
+from retrieval.answers.quotes import passage_units, unit_scores
+from retrieval.search.embeddings import Embedder
+from retrieval.search.hybrid import Hit
 
 # Units of a passage compared with an uncited claim: a merged passage of a large budget can
 # hold hundreds of lines; its first ones are the chunk search found.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -70,6 +71,15 @@ CREATE TABLE IF NOT EXISTS vector_space (
     error TEXT
 );
 """
+
+# A collection's name, the same rule for uploads, filters and Slack: 1-64 letters, digits,
+# spaces, '.', '_' or '-'.
+COLLECTION_NAME = re.compile(r"^\w[\w .-]{0,63}$")
+
+
+def is_collection_name(name: str) -> bool:
+    return bool(COLLECTION_NAME.match(name))
+
 
 STATUSES = ("queued", "processing", "indexed", "failed")
 

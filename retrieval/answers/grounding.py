@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from retrieval.attribution import without_markers
+from retrieval.answers.attribution import without_markers
 
 log = logging.getLogger(__name__)
 

@@ -14,16 +14,29 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from retrieval.index import IndexWriter
-from retrieval.runtime import Runtime
-from retrieval.spaces import VectorSpace, model_label
+from retrieval.core.settings import Settings
+from retrieval.search.faiss_index import IndexWriter
+from retrieval.search.spaces import VectorSpace, VectorSpaces, model_label
+from retrieval.storage.store import Store
 
 log = logging.getLogger(__name__)
 
 BATCH = 1024
+
+
+class Parts(Protocol):
+    """What a rebuild works with (retrieval.runtime.Runtime has them all)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def spaces(self) -> VectorSpaces: ...
 
 
 @contextmanager
@@ -41,7 +54,7 @@ def _try_lock(path: Path) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def rebuild_index(runtime: Runtime, *, batch: int = BATCH, checkpoint_seconds: float = 60.0,
+def rebuild_index(runtime: Parts, *, batch: int = BATCH, checkpoint_seconds: float = 60.0,
                   on_batch: Callable[[int, int], None] | None = None) -> str:
     """Make the configured embedding model the one that serves searches.
 
@@ -74,7 +87,7 @@ def rebuild_index(runtime: Runtime, *, batch: int = BATCH, checkpoint_seconds: f
         return "switched"
 
 
-def _fill(runtime: Runtime, space: VectorSpace, writer: IndexWriter, batch: int,
+def _fill(runtime: Parts, space: VectorSpace, writer: IndexWriter, batch: int,
           checkpoint_seconds: float, on_batch: Callable[[int, int], None] | None) -> None:
     store = runtime.store
     held = set(writer.ids().tolist())
@@ -95,7 +108,7 @@ def _fill(runtime: Runtime, space: VectorSpace, writer: IndexWriter, batch: int,
             on_batch(done, total)
 
 
-def _catch_up(runtime: Runtime, space: VectorSpace, writer: IndexWriter) -> None:
+def _catch_up(runtime: Parts, space: VectorSpace, writer: IndexWriter) -> None:
     """Add the chunks written since the fill and drop those deleted meanwhile."""
     wanted = runtime.store.all_chunk_ids()
     held = writer.ids()

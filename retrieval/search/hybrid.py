@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from retrieval.embeddings import Embedder
-from retrieval.lexical import LexicalIndex
-from retrieval.spaces import VectorSpace
-from retrieval.store import ChunkFilter, Store, StoredChunk
+from retrieval.search.embeddings import Embedder
+from retrieval.search.lexical import LexicalIndex
+from retrieval.search.spaces import VectorSpace
+from retrieval.storage.store import ChunkFilter, Store, StoredChunk
 
 
 @dataclass(frozen=True)

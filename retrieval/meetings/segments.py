@@ -18,8 +18,8 @@ from datetime import date, datetime
 from typing import Literal
 
 from ingest.documents import Document
-from retrieval.dates import meeting_date_in
-from retrieval.language import Language, language_of
+from retrieval.core.language import Language, language_of
+from retrieval.meetings.dates import meeting_date_in
 
 Unit = Literal["turn", "page"]
 

@@ -8,15 +8,15 @@ non-promises overlap); rules over the words did better on every figure, so they 
 
 1. Candidates: every clause with a promise cue, with its promiser — the turn's speaker, or
    the participant a clause reports ("Dmitry agreed to…", "Олег взялся…"), or the one who
-   accepts a request made to them (retrieval/promise_cues.py). The quote is that clause, as
+   accepts a request made to them (retrieval/meetings/promise_cues.py). The quote is that clause, as
    said.
 2. Rules: questions, things already done, refusals, wishes, non-decisions and plans of an
    unnamed "we" are no promises; what a recap reports of others was promised before.
 3. A promise its maker withdraws at once ("Actually no — Anna, can you take it?") is dropped,
    and a later mention of the same promise by the same person is not a second one.
 4. The deadline is read from the quote, or from the request the quote answers
-   (retrieval/dates.py); what is promised and to whom come from the quote and the turns around
-   it, so they always agree with the quote.
+   (retrieval/meetings/dates.py); what is promised and to whom come from the quote and the
+   turns around it, so they always agree with the quote.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from retrieval.dates import find_due
-from retrieval.meetings import Meeting
-from retrieval.promise_cues import Cue, fold, is_recap, mentions, promise_cues, rules_out
+from retrieval.meetings.dates import find_due
+from retrieval.meetings.promise_cues import Cue, fold, is_recap, mentions, promise_cues, rules_out
+from retrieval.meetings.segments import Meeting
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, Field
 
-from retrieval.language import Language
-from retrieval.llm import ChatModel, ContextOverflow, StructuredOutputError, estimate_tokens
-from retrieval.meetings import (
+from retrieval.core.language import Language
+from retrieval.llm.client import ChatModel, ContextOverflow, StructuredOutputError, estimate_tokens
+from retrieval.meetings.segments import (
     Budget,
     Meeting,
     Progress,

@@ -18,14 +18,7 @@ import numpy as np
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
-from retrieval.answer_context import (
-    SHARED_DOCUMENTS,
-    ContextBudget,
-    fit_tokens,
-    in_reading_order,
-    interleave,
-)
-from retrieval.attribution import (
+from retrieval.answers.attribution import (
     SUPPORT_FLOOR,
     attribute,
     claims_by_source,
@@ -35,14 +28,21 @@ from retrieval.attribution import (
     support_scores,
     without_markers,
 )
-from retrieval.embeddings import Embedder
-from retrieval.grounding import Anchors, anchored, check_figures
-from retrieval.injection import neutralize
-from retrieval.language import Language, language_of
-from retrieval.llm import ChatModel, ContextOverflow, estimate_tokens
-from retrieval.quotes import passage_units, supporting_quote
-from retrieval.search import Hit, PassageRef, Retriever, fit_budget
-from retrieval.store import ChunkFilter
+from retrieval.answers.context import (
+    SHARED_DOCUMENTS,
+    ContextBudget,
+    fit_tokens,
+    in_reading_order,
+    interleave,
+)
+from retrieval.answers.grounding import Anchors, anchored, check_figures
+from retrieval.answers.injection import neutralize
+from retrieval.answers.quotes import passage_units, supporting_quote
+from retrieval.core.language import Language, language_of
+from retrieval.llm.client import ChatModel, ContextOverflow, estimate_tokens
+from retrieval.search.embeddings import Embedder
+from retrieval.search.hybrid import Hit, PassageRef, Retriever, fit_budget
+from retrieval.storage.store import ChunkFilter
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class Answer:
     language: Language = "en"
     standalone_question: str = ""
     # False: docchat declined: nothing relevant was found, or the draft's figures were the
-    # model's own (see retrieval.grounding)
+    # model's own (see retrieval.answers.grounding)
     grounded: bool = False
     context: list[PassageRef] = field(default_factory=list)  # the passages the model read
     # Sentences of the model's reply left out: figures no passage holds, or no answer at all

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.store import STATUSES
+from retrieval.storage.store import STATUSES
 
 
 @dataclass(frozen=True)

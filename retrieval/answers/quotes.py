@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ingest.tables import is_table_row
-from retrieval.embeddings import Embedder
+from retrieval.search.embeddings import Embedder
 
 # A sentence ends at . ! ? followed by whitespace; a line longer than this is cut at its
 # sentences, a unit still longer stays whole (a form's run-on line).

@@ -24,7 +24,7 @@ from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, ValidationError
 
-from retrieval.settings import Settings, SettingsError
+from retrieval.core.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Where a meeting may hold a promise, and who made it: the words that mark one in English and
-Russian, read by code (retrieval/commitments.py says why not by the model).
+Russian, read by code (retrieval/meetings/commitments.py says why not by the model).
 
 A clause is a candidate when it has a promise cue — a first-person future ("I'll send",
 "пришлю"), an accepted request ("Sure, I'll do it" after "Can you…?"), a participant reported

@@ -1,0 +1,4 @@
+"""Meetings into summaries and commitments: a meeting as numbered segments split into parts
+that fit the model (`segments`), summaries over the parts (`summaries`), who promised what to
+whom by when (`commitments`, `promise_cues`, `dates`) and one request's work (`request`).
+Imports `llm`, `storage`, `core` and `ingest`; not `search` or `answers`."""
