@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from ingest.errors import DocchatError
+
 Kind = Literal["pdf", "text", "meeting"]
 
 
-class IngestError(Exception):
-    """A file docchat cannot ingest, with a stable code and a message that says what to do."""
+class IngestError(DocchatError):
+    """A file docchat cannot ingest, with a stable code and a message that says what to do;
+    422 (a file of a type docchat does not read at all: 415)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    def __init__(self, code: str, message: str, status: int = 422) -> None:
+        super().__init__(status, code, message)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ ACCEPTED = "PDF, Word (.docx), plain text, Markdown, WebVTT, SRT, Slack export J
 
 
 def sniff(data: bytes, filename: str) -> StoredKind:
-    """How an upload is stored, from its bytes; raises IngestError('unsupported_type').
+    """How an upload is stored, from its bytes; raises IngestError('unsupported_type', 415).
 
     The filename only sharpens the message: a `.pdf` whose bytes are not a PDF is refused.
     """
@@ -38,13 +38,13 @@ def sniff(data: bytes, filename: str) -> StoredKind:
         raise IngestError("unsupported_type",
                           f"{filename} is not a PDF (its content has no PDF header). "
                           "Upload the real PDF, or a file of another supported type: "
-                          f"{ACCEPTED}.")
+                          f"{ACCEPTED}.", status=415)
     if is_docx(data):
         return "docx"
     if decode_text(data[:65536]) is not None:
         return "text"
     raise IngestError("unsupported_type",
-                      f"{filename} is not a type docchat reads. Upload {ACCEPTED}.")
+                      f"{filename} is not a type docchat reads. Upload {ACCEPTED}.", status=415)
 
 
 def parse_file(data: bytes, kind: StoredKind, document_id: str, filename: str,

@@ -1,8 +1,12 @@
-"""Real parts for the tests, started once per session: Redis (must already answer), the
-llama-cpp-python server with the bundled model, and a Celery worker process."""
+"""Fixtures for the tests. `bare_app` is the Flask app alone, in this process. `app` has the
+real parts behind it, started once per session: Redis (must already answer), the
+llama-cpp-python server with the bundled model, and a Celery worker process. Each test is
+marked with what it needs, read from the fixtures it uses (needs_worker, needs_llm,
+needs_redis); `make test-fast` leaves out those needing the worker or the LLM server."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -11,6 +15,7 @@ import socket
 import subprocess
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +37,22 @@ SLACK_SIGNING_SECRET = "docchat-test-signing-secret"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Under pytest-xdist (`make test-fast`), each worker process gets its share of the cores for
+# torch (read when torch is first imported): one process's threads per core would only fight.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(
+        1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
+# The session fixture each marker stands for. A test needs it when it asks for it, directly or
+# through another fixture (`client` -> `app` -> `worker`, `settings` -> `llm_url`).
+NEEDS = {"worker": "needs_worker", "llm_url": "needs_llm", "redis_url": "needs_redis"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in NEEDS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 def slack_signed(body: bytes, timestamp: int | None = None,
@@ -82,20 +103,32 @@ def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str, llm_url: str) -> Settings:
-    """Production-shaped settings: Redis broker, an external OpenAI-compatible LLM server."""
+def bare_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the app alone: the embedded broker, which no worker reads, and an LLM
+    address where nothing listens, so a test that needs the model fails at once."""
     return Settings(
+        data_dir=tmp_path_factory.mktemp("bare"),
+        llm_base_url=f"http://127.0.0.1:{free_port()}/v1",
+        # Slack's side is played by a receiver on this machine (tests/e2e/test_slack.py).
+        slack_signing_secret=SLACK_SIGNING_SECRET,
+        slack_allowed_hosts="127.0.0.1",
+        # Tests ask far more often than people do; tests/web/test_auth.py checks the limit.
+        rate_limit_per_minute=0,
+    )
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, bare_settings: Settings, redis_url: str,
+             llm_url: str) -> Settings:
+    """Production-shaped settings: Redis broker, an external OpenAI-compatible LLM server."""
+    return dataclasses.replace(
+        bare_settings,
         data_dir=tmp_path_factory.mktemp("data"),
         redis_url=redis_url,
         queue=f"docchat-test-{uuid.uuid4().hex[:8]}",
         llm_base_url=llm_url,
         llm_max_tokens=160,
         parse_time_limit=120,
-        # Slack's side is played by a receiver on this machine (tests/e2e/test_slack.py).
-        slack_signing_secret=SLACK_SIGNING_SECRET,
-        slack_allowed_hosts="127.0.0.1",
-        # Tests ask far more often than people do; tests/web/test_auth.py checks the limit.
-        rate_limit_per_minute=0,
     )
 
 
@@ -129,6 +162,8 @@ def worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
 
 @pytest.fixture(scope="session")
 def app(settings: Settings, worker: subprocess.Popen[bytes]):
+    """The app with the real worker and LLM server behind it: uploads get indexed, questions
+    answered."""
     from web import create_app
 
     return create_app(settings)
@@ -137,6 +172,22 @@ def app(settings: Settings, worker: subprocess.Popen[bytes]):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+# Apps that no worker serves: waiting for one of their uploads to be indexed would never end.
+WORKERLESS: weakref.WeakSet = weakref.WeakSet()
+
+
+@pytest.fixture(scope="session")
+def bare_app(bare_settings: Settings):
+    """The app alone, in this process (no worker, no LLM server): for what a request does
+    before anything is queued or asked of the model. Starts in a second. A test module that
+    needs no more makes it its `app` (tests/web/test_auth.py), and `client` follows."""
+    from web import create_app
+
+    bare = create_app(bare_settings)
+    WORKERLESS.add(bare)
+    return bare
 
 
 @pytest.fixture(scope="session")
@@ -180,6 +231,9 @@ def asked_the_model(body: dict) -> bool:
 
 def wait_indexed(client, document_id: str, headers: dict[str, str] | None = None) -> dict:
     """The document once the worker is done with it; it must have ended indexed."""
+    if client.application in WORKERLESS:
+        pytest.fail("no worker serves bare_app: a test that waits for indexing needs `app`")
+
     def finished():
         doc = client.get(f"/api/documents/{document_id}", headers=headers or {}).get_json()
         return doc if doc["status"] in ("indexed", "failed") else None

@@ -15,6 +15,10 @@ Each request is answered by, in this order: the logprobs switch (`logprobs=False
 request that asks for them with a 400), the first `when` rule that matches, the next scripted
 outcome, and else `reply(request)`. When a rule or reply raises, the request gets a 500 and
 the error is raised again when the server stops, so that a broken script fails its test.
+
+The server can also want a key (`api_key`: 401 without it, as vLLM started with --api-key),
+fail its model list (`models_error`), and end streams with the usage chunk or, as
+llama-cpp-python's server does, without it (`stream_usage`).
 """
 
 from __future__ import annotations
@@ -36,10 +40,12 @@ MODEL = "scripted-model"
 class Text:
     """A reply. `top` is the first token's alternatives and their probabilities, sent as
     `logprobs.content[0].top_logprobs` when the request asks for logprobs (default: the
-    reply's first word with probability 1)."""
+    reply's first word with probability 1). `tokens` is the completion_tokens of its usage
+    (default: one a word)."""
 
     text: str
     top: Mapping[str, float] | None = None
+    tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class ChatRequest:
 
     body: dict[str, Any]
     answer: Text | Error | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
     # Streamed: words sent, and whether the client hung up before the last (docchat stopped).
     words_sent: int = 0
     hung_up: bool = False
@@ -157,6 +164,16 @@ class ScriptedLLM:
     # (a slow model): for a page's status line to be seen, and a reader to stop mid-answer.
     first_word_delay: float = 0.0
     word_delay: float = 0.0
+    # Streams end with a usage chunk when the request asks for one (stream_options
+    # include_usage), as vLLM and OpenAI send it; False: never, as llama-cpp-python's server.
+    stream_usage: bool = True
+    # Set: every request without `Authorization: Bearer <api_key>` gets a 401, as vLLM started
+    # with --api-key answers.
+    api_key: str | None = None
+    # Set: GET /v1/models answers this error (a server still loading, one behind a broken proxy).
+    models_error: Error | None = None
+    # The headers of each GET /v1/models, in order, names in lower case.
+    models_requests: list[dict[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
@@ -222,6 +239,12 @@ class ScriptedLLM:
 
             def do_GET(self) -> None:  # noqa: N802 - the http.server API
                 if self.path.rstrip("/") == "/v1/models":
+                    with scripted._lock:
+                        scripted.models_requests.append(_headers(self))
+                    refused = self._refused() or scripted.models_error
+                    if refused is not None:
+                        self._error(refused)
+                        return
                     self._json(200, {"object": "list", "data": [
                         {"id": MODEL, "object": "model",
                          "max_model_len": scripted.context_window}]})
@@ -238,11 +261,11 @@ class ScriptedLLM:
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self._error(Error(404, "not found"))
                     return
-                request = ChatRequest(body)
+                request = ChatRequest(body, headers=_headers(self))
                 with scripted._lock:
                     scripted.requests.append(request)
                 try:
-                    outcome = scripted.answer(request)
+                    outcome = self._refused() or scripted.answer(request)
                 except Exception as exc:  # noqa: BLE001 - the test's own code; raised in stop()
                     with scripted._lock:
                         scripted._script_errors.append(exc)
@@ -251,9 +274,15 @@ class ScriptedLLM:
                 if isinstance(outcome, Error):
                     self._error(outcome)
                 elif request.streamed:
-                    self._stream(outcome.text, request)
+                    self._stream(outcome, request)
                 else:
                     self._json(200, _completion(outcome, body))
+
+            def _refused(self) -> Error | None:
+                if scripted.api_key is None or (
+                        self.headers.get("Authorization") == f"Bearer {scripted.api_key}"):
+                    return None
+                return Error(401, "Unauthorized")
 
             def _error(self, error: Error) -> None:
                 headers = {}
@@ -272,12 +301,12 @@ class ScriptedLLM:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def _stream(self, text: str, request: ChatRequest) -> None:
+            def _stream(self, reply: Text, request: ChatRequest) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                words = text.split(" ")
+                words = reply.text.split(" ")
                 time.sleep(scripted.first_word_delay)
                 try:
                     for i, word in enumerate(words):
@@ -290,6 +319,9 @@ class ScriptedLLM:
                     self.close_connection = True
                     return
                 self._event(_chunk({}, "stop"))
+                options = request.body.get("stream_options") or {}
+                if scripted.stream_usage and options.get("include_usage"):
+                    self._event(_usage_chunk(reply.tokens or len(words)))
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
                 self.close_connection = True
@@ -322,14 +354,15 @@ class ScriptedLLM:
 
 def _completion(reply: Text, body: dict[str, Any]) -> dict[str, Any]:
     text = reply.text
+    tokens = reply.tokens or max(1, len(text.split()))
     logprobs = _logprobs(reply, int(body.get("top_logprobs") or 0)) \
         if body.get("logprobs") else None
     return {"id": "scripted", "object": "chat.completion", "created": int(time.time()),
             "model": MODEL,
             "choices": [{"index": 0, "finish_reason": "stop", "logprobs": logprobs,
                          "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": max(1, len(text.split())),
-                      "total_tokens": 1 + max(1, len(text.split()))}}
+            "usage": {"prompt_tokens": 1, "completion_tokens": tokens,
+                      "total_tokens": 1 + tokens}}
 
 
 def _logprobs(reply: Text, top_k: int) -> dict[str, Any]:
@@ -354,3 +387,16 @@ def _logprobs(reply: Text, top_k: int) -> dict[str, Any]:
 def _chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
     return {"id": "scripted", "object": "chat.completion.chunk", "created": int(time.time()),
             "model": MODEL, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def _headers(handler: BaseHTTPRequestHandler) -> dict[str, str]:
+    """A request's headers, names in lower case (clients differ in how they spell them)."""
+    return {name.lower(): value for name, value in handler.headers.items()}
+
+
+def _usage_chunk(completion_tokens: int) -> dict[str, Any]:
+    """The last chunk of a stream asked for usage: no choices, the token counts."""
+    return {"id": "scripted", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": MODEL, "choices": [],
+            "usage": {"prompt_tokens": 1, "completion_tokens": completion_tokens,
+                      "total_tokens": 1 + completion_tokens}}

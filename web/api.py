@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from flask import (
     Blueprint,
     Response,
-    current_app,
     jsonify,
     request,
     stream_with_context,
     url_for,
 )
-from kombu.exceptions import OperationalError
 from werkzeug.datastructures import FileStorage
 
-from ingest.documents import IngestError
 from ingest.formats import StoredKind, sniff
 from ingest.text import decode_text
 from ingest.transcripts import split_jsonl_meetings
@@ -33,31 +27,32 @@ from retrieval.runtime import Runtime
 from retrieval.search import indexing
 from retrieval.search.hybrid import PassageRef
 from retrieval.search.spaces import model_label
-from retrieval.storage.store import (
-    STATUSES,
-    ChunkFilter,
-    DocumentFilter,
-    DocumentRecord,
-    is_collection_name,
+from retrieval.storage.store import ChunkFilter, DocumentFilter, DocumentRecord
+from web.bodies import MAX_QUESTION_CHARS, clean_filename, json_body
+from web.context import current_runtime
+from web.contract.requests import (
+    AskRequest,
+    DocumentQuery,
+    Filters,
+    SearchRequest,
+    UploadForm,
+    iso_moment,
 )
-from web.auth import is_admin, principal, workspace
-from web.bodies import MAX_INDEX, clean_filename, json_body, query_number, whole_number
+from web.contract.requests import PassageRef as PassageRefBody
+from web.contract.validation import validated
+from web.documents import no_document, owned_document
+from web.enqueue import enqueue
 from web.errors import ApiError, overflow_message
+from web.identity import is_admin, principal, workspace
 from web.links import answer_json, hit_json
 from web.ratelimit import rate_limited
 from workers import INGEST_TASK, REBUILD_TASK
 
-log = logging.getLogger(__name__)
-
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-MAX_K = 50
-MAX_QUESTION_CHARS = 4000
-
-
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["docchat"]
-    return runtime
+# What an upload's 503 says: the files are stored, and processed once the queue is back.
+UPLOAD_SAVED = ("The upload is saved, but the processing queue is not reachable right now. It "
+                "will be processed when docchat restarts with its queue; check Redis "
+                "(DOCCHAT_REDIS_URL).")
 
 
 @bp.post("/documents")
@@ -68,9 +63,9 @@ def upload_documents() -> tuple[Response, int]:
     files = [f for f in request.files.getlist("file") if f.filename or f.content_length]
     if not files:
         raise ApiError(400, "no_file", "Attach at least one file in a form field named 'file'.")
-    collection = _collection_field()
+    collection = _collection_field(files)
     received = [item for upload in files for item in _received(upload)]
-    runtime = _runtime()
+    runtime = current_runtime()
     results: list[dict[str, object]] = []
     queued = []
     for item in received:
@@ -81,7 +76,8 @@ def upload_documents() -> tuple[Response, int]:
         record = _accept(runtime, item, collection)
         queued.append(record)
         results.append({**_summary(record), "duplicate": False})
-    _enqueue(queued)
+    for record in queued:
+        enqueue(INGEST_TASK, record.id, message=UPLOAD_SAVED)
     return jsonify({"documents": results}), 202 if queued else 200
 
 
@@ -102,10 +98,7 @@ def _received(upload: FileStorage) -> list[_Received]:
     """The upload as documents to store: one, or one per meeting of a JSON-lines file."""
     filename = clean_filename(upload.filename)
     data = upload.stream.read()
-    try:
-        kind = sniff(data, filename)
-    except IngestError as exc:
-        raise ApiError(415, exc.code, exc.message) from exc
+    kind = sniff(data, filename)  # IngestError 415 when docchat does not read the type
     meetings = split_jsonl_meetings(decode_text(data) or "") if kind == "text" else None
     if not meetings or len(meetings) == 1:
         return [_Received(filename, data, kind, hashlib.sha256(data).hexdigest())]
@@ -135,44 +128,21 @@ def _accept(runtime: Runtime, item: _Received, collection: str) -> DocumentRecor
                                       sha256=item.sha256)
 
 
-def _enqueue(records: list[DocumentRecord]) -> None:
-    celery = current_app.extensions["docchat.celery"]
-    try:
-        for record in records:
-            celery.send_task(INGEST_TASK, args=[record.id])
-    except OperationalError as exc:
-        log.error("queue unreachable while accepting %s: %s", [r.id for r in records], exc)
-        raise ApiError(
-            503, "queue_unavailable",
-            "The upload is saved, but the processing queue is not reachable right now. It will "
-            "be processed when docchat restarts with its queue; check Redis (DOCCHAT_REDIS_URL).",
-        ) from exc
-
-
-def checked_collection(name: str) -> str:
-    """The name, if it can name a collection; else a 400 saying what a name may be."""
-    if not is_collection_name(name):
-        raise ApiError(400, "bad_collection",
-                       "A collection name is 1-64 letters, digits, spaces, '.', '_' or '-'.")
-    return name
-
-
-def _collection_field() -> str:
-    return checked_collection((request.form.get("collection") or "default").strip())
-
-
-DEFAULT_PAGE, MAX_PAGE = 50, 200
+def _collection_field(files: list[FileStorage]) -> str:
+    form = {"file": files, "collection": (request.form.get("collection") or "default").strip()}
+    return validated(UploadForm, form).collection
 
 
 @bp.get("/documents")
 def list_documents() -> Response:
     """One page of documents, newest first: ?limit (1-200, default 50), ?offset, and the
     filters ?collection and ?status. `next` is the URL of the following page, or null."""
-    limit = query_number("limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
-    offset = query_number("offset", 0, 0) or 0
-    where = DocumentFilter(workspace(), collection=_query_collection(),
-                           status=_query_status())
-    store = _runtime().store
+    # An empty value (`?status=`) is no filter.
+    query = validated(DocumentQuery, {name: value.strip() for name, value in request.args.items()
+                                      if value.strip()})
+    limit, offset = query.limit, query.offset
+    where = DocumentFilter(workspace(), collection=query.collection, status=query.status)
+    store = current_runtime().store
     documents = store.list_documents(where, limit, offset)
     total = store.count_documents(where)
     following = None
@@ -186,33 +156,8 @@ def list_documents() -> Response:
 @bp.get("/collections")
 def list_collections() -> Response:
     """Collections that hold documents, by name, with their documents counted by status."""
-    counts = _runtime().store.collections(workspace())
+    counts = current_runtime().store.collections(workspace())
     return jsonify({"collections": [c.to_json() for c in counts]})
-
-
-def _query_collection() -> str | None:
-    name = request.args.get("collection", "").strip()
-    return checked_collection(name) if name else None
-
-
-def _query_status() -> str | None:
-    status = request.args.get("status", "").strip()
-    if status and status not in STATUSES:
-        raise ApiError(400, "bad_request", f"'status' takes {', '.join(STATUSES)}.")
-    return status or None
-
-
-def owned_document(document_id: str) -> DocumentRecord:
-    """The document, if it is the caller's workspace's; else 404 (another team's document
-    looks the same as none)."""
-    record = _runtime().store.document_in(workspace(), document_id)
-    if record is None:
-        raise _no_document(document_id)
-    return record
-
-
-def _no_document(document_id: str) -> ApiError:
-    return ApiError(404, "not_found", f"No document with id {document_id}.")
 
 
 @bp.get("/documents/<document_id>")
@@ -223,8 +168,8 @@ def get_document(document_id: str) -> Response:
 @bp.delete("/documents/<document_id>")
 def delete_document(document_id: str) -> Response:
     owned_document(document_id)
-    if not indexing.delete_document(_runtime(), document_id):
-        raise _no_document(document_id)  # deleted by someone else meanwhile
+    if not indexing.delete_document(current_runtime(), document_id):
+        raise no_document(document_id)  # deleted by someone else meanwhile
     return jsonify({"deleted": document_id})
 
 
@@ -232,7 +177,7 @@ def delete_document(document_id: str) -> Response:
 def index_status() -> Response:
     """The embedding model and index serving searches, and a rebuild under way, if any."""
     _admin_only()
-    runtime = _runtime()
+    runtime = current_runtime()
     spaces = runtime.spaces
     rebuild = runtime.store.rebuild_state()
     active = spaces.active()
@@ -250,15 +195,10 @@ def index_status() -> Response:
 def rebuild_index() -> tuple[Response, int]:
     """Queue a rebuild for the configured embedding model (workers also do so on start)."""
     _admin_only()
-    spaces = _runtime().spaces
+    spaces = current_runtime().spaces
     if not spaces.needs_rebuild():
         return jsonify({"status": "current", "model": model_label(spaces.configured)}), 200
-    try:
-        current_app.extensions["docchat.celery"].send_task(REBUILD_TASK)
-    except OperationalError as exc:
-        raise ApiError(503, "queue_unavailable",
-                       "The processing queue is not reachable: check Redis "
-                       "(DOCCHAT_REDIS_URL) and try again.") from exc
+    enqueue(REBUILD_TASK)
     return jsonify({"status": "queued", "model": model_label(spaces.configured)}), 202
 
 
@@ -273,16 +213,12 @@ def search() -> Response:
     """Hybrid search. Filters: collection, document_ids, kinds, speakers, date_from, date_to.
     With budget_chars, neighbouring chunks merge and passages fill the budget. With
     relevant_only, no hits unless the best are relevant (DOCCHAT_MIN_RELEVANCE)."""
-    body = json_body()
-    query = _text_field(body, "query")
-    k = _k_field(body)
-    budget = _budget_field(body)
-    relevant_only = body.get("relevant_only", False)
-    if not isinstance(relevant_only, bool):
-        raise ApiError(400, "bad_request", "'relevant_only' must be true or false.")
-    runtime = _runtime()
-    hits = runtime.retriever.search(query, k, filters_from(body), budget)
-    if not relevant_only:
+    body = validated(SearchRequest, json_body())
+    query = body.query.strip()
+    runtime = current_runtime()
+    k = body.k or runtime.settings.top_k
+    hits = runtime.retriever.search(query, k, chunk_filter(body), body.budget_chars)
+    if not body.relevant_only:
         return jsonify({"hits": [hit_json(h) for h in hits]})
     # The answers' gate: below it, the best passages are only the least unrelated ones.
     answerer = runtime.answerer
@@ -297,16 +233,14 @@ def search() -> Response:
 def ask() -> Response:
     """A cited answer. Optional: history (earlier messages, for follow-ups), temperature,
     context (the passages of an earlier answer, to regenerate it), stream (SSE)."""
-    body = json_body()
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise ApiError(400, "bad_request", "'stream' must be true or false.")
+    body = validated(AskRequest, json_body())
     question = Question(
-        text=_text_field(body, "question"), where=filters_from(body),
-        history=_history(body), temperature=_temperature(body), context=_context(body),
+        text=body.question.strip(), where=chunk_filter(body),
+        history=tuple(Message(m.role, m.content[:MAX_QUESTION_CHARS]) for m in body.history),
+        temperature=body.temperature, context=_passages(body.context),
     )
-    pieces = _runtime().answerer.stream(question)
-    if not stream:
+    pieces = current_runtime().answerer.stream(question)
+    if not body.stream:
         # An unreachable LLM raises here, before any byte is sent: a 503.
         *_, result = pieces
         assert isinstance(result, Answer)
@@ -347,141 +281,30 @@ def _sse(items: Generator[str | Status | Answer, None, None]) -> Iterator[str]:
         items.close()
 
 
-MAX_HISTORY = 20
-
-
-def _history(body: dict[str, Any]) -> tuple[Message, ...]:
-    history = body.get("history", [])
-    if not isinstance(history, list) or len(history) > MAX_HISTORY or not all(
-            isinstance(m, dict) and m.get("role") in ("user", "assistant")
-            and isinstance(m.get("content"), str) for m in history):
-        raise ApiError(400, "bad_request",
-                       f"'history' must be a list of at most {MAX_HISTORY} messages like "
-                       '{"role": "user" or "assistant", "content": "..."}.')
-    return tuple(Message(m["role"], m["content"][:MAX_QUESTION_CHARS]) for m in history)
-
-
-def _temperature(body: dict[str, Any]) -> float | None:
-    value = body.get("temperature")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2:
-        raise ApiError(400, "bad_request", "'temperature' must be a number from 0 to 2.")
-    return float(value)
-
-
-# The longest passage a regenerate `context` entry may name, in chunks: far more than an answer's
-# budget holds, which then cuts what is read to DOCCHAT_ANSWER_CONTEXT_CHARS anyway.
-MAX_CONTEXT_SPAN = 64
-
-
-def _context(body: dict[str, Any]) -> tuple[PassageRef, ...] | None:
+def _passages(refs: list[PassageRefBody] | None) -> tuple[PassageRef, ...] | None:
     """The passages of an earlier answer, once each and in order."""
-    refs = body.get("context")
     if refs is None:
         return None
-    bad = ApiError(400, "bad_request", "'context' must be the 'context' list of an earlier "
-                                       f"answer: 1 to {MAX_K} passages.")
-    if not isinstance(refs, list) or not 1 <= len(refs) <= MAX_K:
-        raise bad
-    parsed: dict[PassageRef, None] = {}
-    for ref in refs:
-        if not isinstance(ref, dict) or not isinstance(ref.get("document_id"), str) or not (
-                0 < len(ref["document_id"]) <= 64):
-            raise bad
-        first = whole_number(ref.get("first_ordinal"), "first_ordinal", 0)
-        last = whole_number(ref.get("last_ordinal"), "last_ordinal", first,
-                            min(first + MAX_CONTEXT_SPAN, MAX_INDEX))
-        parsed[PassageRef(ref["document_id"], first, last)] = None
-    return tuple(parsed)
+    return tuple(dict.fromkeys(PassageRef(ref.document_id, ref.first_ordinal, ref.last_ordinal)
+                               for ref in refs))
 
 
-def _text_field(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, "bad_request", f"'{name}' must be a non-empty string.")
-    if len(value) > MAX_QUESTION_CHARS:
-        raise ApiError(
-            400, "bad_request", f"'{name}' is longer than {MAX_QUESTION_CHARS} characters."
-        )
-    return value.strip()
-
-
-def _k_field(body: dict[str, Any]) -> int:
-    k = body.get("k", _runtime().settings.top_k)
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-        raise ApiError(400, "bad_request", f"'k' must be a whole number from 1 to {MAX_K}.")
-    return k
-
-
-MIN_BUDGET, MAX_BUDGET = 200, 200_000
-
-
-def _budget_field(body: dict[str, Any]) -> int | None:
-    budget = body.get("budget_chars")
-    if budget is None:
-        return None
-    if not isinstance(budget, int) or isinstance(budget, bool) or not (
-            MIN_BUDGET <= budget <= MAX_BUDGET):
-        raise ApiError(400, "bad_request",
-                       f"'budget_chars' must be a whole number from {MIN_BUDGET} to {MAX_BUDGET}.")
-    return budget
-
-
-def filters_from(body: dict[str, Any]) -> ChunkFilter:
-    """Search filters from a JSON body; each one narrows the search inside retrieval, which
+def chunk_filter(body: Filters) -> ChunkFilter:
+    """Search filters from a request; each one narrows the search inside retrieval, which
     never looks beyond the caller's workspace."""
     return ChunkFilter(
         workspace=workspace(),
-        collections=_names(body, "collection"),
-        document_ids=_names(body, "document_ids"),
-        kinds=_kinds(body),
-        speakers=_names(body, "speakers"),
-        created_from=_date(body, "date_from", end_of_day=False),
-        created_to=_date(body, "date_to", end_of_day=True),
+        collections=_values(body.collection),
+        document_ids=_values(body.document_ids),
+        kinds=_values(body.kinds),
+        speakers=_values(body.speakers),
+        created_from=iso_moment(body.date_from) if body.date_from else None,
+        created_to=iso_moment(body.date_to, end_of_day=True) if body.date_to else None,
     )
 
 
-# A filter names at most this many values (documents ticked in the chat, speakers, ...).
-MAX_FILTER_VALUES = 1000
-
-
-def _names(body: dict[str, Any], name: str) -> tuple[str, ...] | None:
-    value = body.get(name)
+def _values(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """One value or a list of them, each once."""
     if value is None:
         return None
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not 0 < len(values) <= MAX_FILTER_VALUES or not all(
-            isinstance(v, str) and 0 < len(v) <= 256 for v in values):
-        raise ApiError(400, "bad_request",
-                       f"'{name}' must be a string or a list of 1 to {MAX_FILTER_VALUES} "
-                       "strings (each at most 256 characters).")
-    return tuple(dict.fromkeys(values))
-
-
-KINDS = ("pdf", "text", "meeting")
-
-
-def _kinds(body: dict[str, Any]) -> tuple[str, ...] | None:
-    kinds = _names(body, "kinds")
-    if kinds is not None and not set(kinds) <= set(KINDS):
-        raise ApiError(400, "bad_request", f"'kinds' takes {', '.join(KINDS)}.")
-    return kinds
-
-
-def _date(body: dict[str, Any], name: str, end_of_day: bool) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    try:
-        if not isinstance(value, str) or len(value) > 40:
-            raise ValueError(value)
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        if end_of_day and len(value) == 10:  # a bare date includes its whole day
-            moment += timedelta(days=1, microseconds=-1)
-        return moment.timestamp()
-    except (ValueError, OverflowError) as exc:  # OverflowError: past the year 9999
-        raise ApiError(400, "bad_request",
-                       f"'{name}' must be an ISO date like 2026-03-31.") from exc
+    return tuple(dict.fromkeys([value] if isinstance(value, str) else value))

@@ -15,7 +15,6 @@ import hmac
 import os
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -24,7 +23,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    current_app,
     g,
     jsonify,
     redirect,
@@ -36,10 +34,15 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from retrieval.runtime import Runtime
-from retrieval.storage.accounts import AccountError, AccountStore, ApiKey, User
+from retrieval.storage.accounts import AccountError, AccountStore, User
 from web.bodies import json_body
+from web.context import current_runtime
+from web.contract.requests import NewApiKey
+from web.contract.responses import CreatedApiKey
+from web.contract.validation import validated
 from web.errors import ApiError
-from web.ratelimit import RateLimited, RateLimiter
+from web.identity import Principal, principal
+from web.ratelimit import RateLimited, RateLimiter, current_limiter
 
 bp = Blueprint("auth", __name__)
 
@@ -49,22 +52,6 @@ OPEN_ENDPOINTS = {"auth.login", "auth.login_form", "static", "slack.slack_comman
                   "health.healthz", "health.readyz", "metrics.metrics"}
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_HEADER = "X-CSRF-Token"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller: a user (logged in, or the local admin) or an API key, in one workspace."""
-
-    workspace: str
-    user: User | None = None
-    key: ApiKey | None = None
-
-    @property
-    def id(self) -> str:
-        """What rate limits count by."""
-        if self.key is not None:
-            return f"key:{self.key.id}"
-        return f"user:{self.user.id}" if self.user else "anonymous"
 
 
 class SessionUser(UserMixin):  # type: ignore[misc]
@@ -149,27 +136,10 @@ def init_app(app: Flask, runtime: Runtime) -> None:
                                    "login_required": settings.login_required})
 
 
-def principal() -> Principal:
-    """The caller of this request (set before every view that needs one)."""
-    found: Principal | None = g.get("principal")
-    if found is None:
-        raise ApiError(401, "login_required", "Log in, or send an API key.")
-    return found
-
-
-def workspace() -> str:
-    return principal().workspace
-
-
 def csrf_token() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return str(session["csrf"])
-
-
-def is_admin(caller: Principal | None) -> bool:
-    """A docchat administrator: a logged-in admin user, or the local admin of embedded mode."""
-    return caller is not None and caller.user is not None and caller.user.is_admin
 
 
 def _bearer_token() -> str:
@@ -257,11 +227,6 @@ def _stored_secret(path: Path) -> str:
     return secret
 
 
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["docchat"]
-    return runtime
-
-
 # ---- login and logout ----
 
 @bp.get("/login")
@@ -276,7 +241,7 @@ def login() -> Response | tuple[str, int]:
     username = request.form.get("username", "").strip()[:128]
     password = request.form.get("password", "")[:1024]
     target = _safe_next(request.form.get("next"))
-    limiter: RateLimiter = current_app.extensions["docchat.limiter"]
+    limiter = current_limiter()
     client = request.remote_addr or "unknown"
     counted = _login_counters(client, username.lower())
     try:
@@ -287,7 +252,7 @@ def login() -> Response | tuple[str, int]:
             "login.html", page="login", next=target,
             error=f"Too many failed logins. Try again in {minutes} minute"
                   f"{'s' if minutes != 1 else ''}."), 429
-    accounts = _runtime().accounts
+    accounts = current_runtime().accounts
     found = accounts.authenticate(username, password)
     if found is None:
         for key in counted.values():
@@ -324,7 +289,7 @@ def _check_login_allowed(limiter: RateLimiter, counted: dict[str, str], client: 
 def logout() -> Response:
     if current_user.is_authenticated:
         # Every session of this user ends, on every device: a copied cookie is worthless now.
-        _runtime().accounts.end_sessions(current_user.user.id)
+        current_runtime().accounts.end_sessions(current_user.user.id)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login_form"))  # type: ignore[return-value]
@@ -350,27 +315,26 @@ def _safe_next(target: str | None) -> str:
 
 @bp.get("/api/keys")
 def list_keys() -> Response:
-    keys = _runtime().accounts.api_keys(_key_manager().workspace)
+    keys = current_runtime().accounts.api_keys(_key_manager().workspace)
     return jsonify({"keys": [k.to_json() for k in keys]})
 
 
 @bp.post("/api/keys")
 def create_key() -> tuple[Response, int]:
-    name = json_body().get("name")
-    if not isinstance(name, str):
-        raise ApiError(400, "bad_request", "Send {\"name\": \"...\"} naming what the key is for.")
+    name = validated(NewApiKey, json_body()).name
     try:
-        key, token = _runtime().accounts.create_api_key(_key_manager().workspace, name)
+        key, token = current_runtime().accounts.create_api_key(_key_manager().workspace, name)
     except AccountError as exc:
         raise ApiError(400, "bad_request", str(exc)) from exc
-    return jsonify({**key.to_json(), "key": token,
-                    "note": "Store the key now: docchat keeps only its digest."}), 201
+    created = CreatedApiKey.model_validate({
+        **key.to_json(), "key": token, "note": "Store the key now: docchat keeps only its digest."})
+    return jsonify(created.model_dump()), 201
 
 
 # Key ids are below 2**48 (retrieval/storage/accounts.py); a larger number is no key's (404).
 @bp.delete("/api/keys/<int(max=281474976710655):key_id>")
 def revoke_key(key_id: int) -> Response:
-    if not _runtime().accounts.revoke_api_key(_key_manager().workspace, key_id):
+    if not current_runtime().accounts.revoke_api_key(_key_manager().workspace, key_id):
         raise ApiError(404, "not_found", f"No live API key {key_id} in this workspace.")
     return jsonify({"revoked": key_id})
 

@@ -1,7 +1,8 @@
 """What a request may send, read in one place: bodies of at most 1 MiB (multipart uploads up to
 DOCCHAT_MAX_UPLOAD_MB), counted as they are read, so a chunked body without Content-Length
-meets the same cap; JSON objects parsed without letting deep nesting crash the request; whole
-numbers within bounds; file names fit to be stored and sent back in a header."""
+meets the same cap; JSON objects parsed without letting deep nesting crash the request; file
+names fit to be stored and sent back in a header. What the fields of a body may hold is the
+contract's (web/contract)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ MAX_JSON_DEPTH = 64
 MAX_INDEX = 2**31 - 1
 # File names are stored and sent back in Content-Disposition: bounded in UTF-8 bytes.
 MAX_FILENAME_BYTES = 255
+# A question (in the API or a Slack command), and notes or a transcript sent as text (in the
+# API or /summarize).
+MAX_QUESTION_CHARS = 4000
+MAX_TEXT_CHARS = 5_000_000
 
 
 class DocchatRequest(Request):
@@ -100,37 +105,6 @@ def json_depth(raw: bytes) -> int:
         elif char in (b"]", b"}"):
             depth -= 1
     return deepest
-
-
-def whole_number(value: object, name: str, low: int, high: int = MAX_INDEX) -> int:
-    """`value` as an int from low to high (JSON numbers like 3.0 count); 400 otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _bad_number(name, low, high)
-    try:
-        number = int(value) if not isinstance(value, float) else None
-    except ValueError:
-        number = None
-    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
-        number = int(value)
-    if number is None or not low <= number <= high:
-        raise _bad_number(name, low, high)
-    return number
-
-
-def query_number(name: str, default: int | None, low: int, high: int = MAX_INDEX,
-                 ) -> int | None:
-    """A whole number from the query string, within bounds; `default` when absent."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.lstrip("-").isdigit()) or len(raw) > 12:
-        raise _bad_number(name, low, high)
-    return whole_number(raw, name, low, high)
-
-
-def _bad_number(name: str, low: int, high: int) -> ApiError:
-    limits = f"from {low} to {high}" if high < MAX_INDEX else f"of {low} or more"
-    return ApiError(400, "bad_request", f"'{name}' must be a whole number {limits}.")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")

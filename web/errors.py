@@ -5,15 +5,13 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from ingest.errors import DocchatError
 from retrieval.llm.client import ContextOverflow, LLMUnavailable
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class ApiError(DocchatError):
+    """A request the web app itself refuses. Errors raised below (an upload docchat cannot
+    read, a meeting it cannot work on) are DocchatErrors too, and leave the same way."""
 
 
 def error_response(status: int, code: str, message: str) -> tuple[Response, int]:
@@ -27,8 +25,8 @@ def overflow_message(exc: ContextOverflow) -> str:
 def register(app: Flask) -> None:
     limit_mb = app.extensions["docchat"].settings.max_upload_mb
 
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError) -> tuple[Response, int]:
+    @app.errorhandler(DocchatError)
+    def _docchat_error(exc: DocchatError) -> tuple[Response, int]:
         response, status = error_response(exc.status, exc.code, exc.message)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from retrieval.meetings.commitments import where_said
+from retrieval.meetings.results import CommitmentItem
 
 COLUMNS = ("who", "what", "to_whom", "due", "due_text", "quote", "where")
 
 
-def _row(item: Mapping[str, Any]) -> list[str]:
-    return [str(item.get(c) or "") if c != "where" else where_said(item) for c in COLUMNS]
+def _row(item: CommitmentItem) -> list[str]:
+    """The item's cells, in the order of COLUMNS."""
+    return [item.who, item.what, item.to_whom or "", item.due or "", item.due_text or "",
+            item.quote, item.where()]
 
 
-def commitments_csv(items: Sequence[Mapping[str, Any]]) -> str:
+def commitments_csv(items: Sequence[CommitmentItem]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
@@ -30,17 +31,17 @@ def _cell(value: str) -> str:
     return value.replace("|", "\\|").replace("\n", " ")
 
 
-def commitments_markdown(title: str, items: Sequence[Mapping[str, Any]]) -> str:
+def commitments_markdown(title: str, items: Sequence[CommitmentItem]) -> str:
     lines = [f"# Commitments: {_cell(title)}", "",
              "| Who | What | To whom | Due | Quote | Where |",
              "|---|---|---|---|---|---|"]
     for item in items:
-        due = item.get("due") or ""
-        if item.get("due_text"):
-            due = f"{due} ({item['due_text']})" if due else item["due_text"]
-        lines.append("| " + " | ".join(_cell(str(v)) for v in (
-            item.get("who") or "", item.get("what") or "", item.get("to_whom") or "", due,
-            f"“{item.get('quote') or ''}”", where_said(item))) + " |")
+        due = item.due or ""
+        if item.due_text:
+            due = f"{due} ({item.due_text})" if due else item.due_text
+        lines.append("| " + " | ".join(_cell(v) for v in (
+            item.who, item.what, item.to_whom or "", due, f"“{item.quote}”",
+            item.where())) + " |")
     if not items:
         lines.append("| | No commitments found. | | | | |")
     return "\n".join(lines) + "\n"

@@ -3,18 +3,17 @@ and index, the LLM server). For load balancers and orchestrators; no login, noth
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, g, jsonify
+from flask import Blueprint, Response, g, jsonify
 
+from retrieval.llm.client import LLMUnavailable, list_models
 from retrieval.runtime import Runtime
 from retrieval.search.spaces import model_key
 from retrieval.storage.library_stats import library_stats
-from web.auth import is_admin
+from web.context import current_runtime
+from web.identity import is_admin
 from workers.queue_status import BrokerUnavailable, queue_depth
 
 bp = Blueprint("health", __name__)
@@ -35,7 +34,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """200 when every check passes, else 503; each check as {"ok", "detail"} or {"ok", "error"}."""
-    runtime: Runtime = current_app.extensions["docchat"]
+    runtime = current_runtime()
     checks: dict[str, Callable[[Runtime], str]] = {
         "broker": check_broker, "store": check_store, "llm": check_llm}
     results: dict[str, dict[str, object]] = {}
@@ -94,23 +93,11 @@ def check_llm(runtime: Runtime) -> str:
     without the configured model is reported but passes: some servers (llama.cpp's) answer
     under any model name."""
     settings = runtime.settings
-    request = urllib.request.Request(f"{settings.llm_url}/models", headers={
-        "Authorization": f"Bearer {settings.llm_api_key}"})
     try:
-        with urllib.request.urlopen(request, timeout=CHECK_TIMEOUT) as response:
-            listing = json.load(response)
-    except urllib.error.HTTPError as exc:
-        raise NotReady(f"the LLM server at {settings.llm_url} answered {exc.code} to "
-                       "GET /models") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise NotReady(f"the LLM server at {settings.llm_url} is not reachable ({reason}): "
-                       "check DOCCHAT_LLM_BASE_URL") from exc
-    except ValueError as exc:
-        raise NotReady(f"the LLM server at {settings.llm_url} answered GET /models with "
-                       "something other than JSON") from exc
-    entries = listing.get("data", []) if isinstance(listing, dict) else []
-    served = [entry.get("id") for entry in entries if isinstance(entry, dict)]
+        served = [model.id for model in list_models(settings.llm_url, settings.llm_api_key,
+                                                    CHECK_TIMEOUT)]
+    except LLMUnavailable as exc:  # says what failed: a status, no answer, or not JSON
+        raise NotReady(str(exc)) from exc
     if settings.llm_model not in served:
         return (f"{settings.llm_url} answers but does not list {settings.llm_model!r} (it lists "
                 f"{served}): if answers fail, check DOCCHAT_LLM_MODEL")

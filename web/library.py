@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, send_file
-from kombu.exceptions import OperationalError
+from flask import Blueprint, Response, jsonify, send_file
 
-from retrieval.runtime import Runtime
-from web.api import owned_document
 from web.bodies import clean_filename
+from web.context import current_runtime
+from web.documents import owned_document
+from web.enqueue import enqueue
 from web.errors import ApiError
 from workers import INGEST_TASK
 
@@ -19,11 +19,6 @@ bp = Blueprint("library", __name__, url_prefix="/api")
 # files as downloads (no browser shows them).
 _MIMETYPES = {"pdf": "application/pdf", "text": "text/plain; charset=utf-8",
               "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
-
-
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["docchat"]
-    return runtime
 
 
 @bp.get("/documents/<document_id>/file")
@@ -56,15 +51,12 @@ def reindex_document(document_id: str) -> tuple[Response, int]:
     if not Path(record.stored_path).is_file():
         raise ApiError(410, "file_missing",
                        f"The stored file of {record.filename} is gone; upload it again.")
-    runtime = _runtime()
+    runtime = current_runtime()
     runtime.store.requeue(document_id)
-    try:
-        current_app.extensions["docchat.celery"].send_task(INGEST_TASK, args=[document_id])
-    except OperationalError as exc:
-        raise ApiError(503, "queue_unavailable",
-                       "Re-indexing is recorded but the processing queue is not reachable; it "
-                       "runs when docchat restarts with its queue. Check Redis "
-                       "(DOCCHAT_REDIS_URL).") from exc
+    enqueue(INGEST_TASK, document_id,
+            message="Re-indexing is recorded but the processing queue is not reachable; it "
+                    "runs when docchat restarts with its queue. Check Redis "
+                    "(DOCCHAT_REDIS_URL).")
     updated = runtime.store.get_document(document_id)
     assert updated is not None
     return jsonify(updated.to_json()), 202

@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -31,8 +31,9 @@ from prometheus_client.registry import Collector
 from retrieval.llm.client import LLMCall, add_llm_listener
 from retrieval.runtime import Runtime
 from retrieval.storage.library_stats import library_stats
-from web.auth import is_admin
+from web.context import current_runtime
 from web.errors import ApiError
+from web.identity import is_admin
 from workers.queue_status import BrokerUnavailable, queue_depth
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def count_llm_call(call: LLMCall) -> None:
 def metrics() -> Response:
     """The figures of every workspace together: with logins on, only for administrators and
     for a scraper that sends DOCCHAT_METRICS_TOKEN as its bearer token."""
-    runtime: Runtime = current_app.extensions["docchat"]
+    runtime = current_runtime()
     if runtime.settings.login_required and not g.get("metrics_scraper"):
         caller = g.get("principal")
         if caller is None:
@@ -113,7 +114,7 @@ def metrics() -> Response:
         MultiProcessCollector(registry)
     else:
         registry.register(_ThisProcess())
-    registry.register(_LibraryAndQueue(current_app.extensions["docchat"]))
+    registry.register(_LibraryAndQueue(runtime))
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from retrieval.meetings.request import MeetingInputError, MeetingRequest, load_meeting
+from ingest.errors import DocchatError
+from retrieval.meetings.request import MeetingRequest, load_meeting
 from retrieval.runtime import Runtime
 from retrieval.storage.store import DocumentRecord, StoredChunk
-from web.auth import workspace
 from web.bodies import MAX_INDEX
-from web.vendor import installed_pdfjs
+from web.context import current_runtime
+from web.identity import workspace
+from web.pdfjs import installed_pdfjs
 
 bp = Blueprint("pages", __name__)
 
@@ -21,11 +23,6 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; worker-src 'self'; frame-src 'self'; object-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 )
-
-
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["docchat"]
-    return runtime
 
 
 @bp.after_app_request
@@ -49,7 +46,7 @@ def chat() -> str:
 
 @bp.get("/upload")
 def upload() -> str:
-    settings = _runtime().settings
+    settings = current_runtime().settings
     return render_template("upload.html", page="upload", max_upload_mb=settings.max_upload_mb)
 
 
@@ -73,7 +70,7 @@ def passage(document_id: str) -> str:
     """A cited passage in its place: the PDF page with the cited text marked on it (drawn by
     pdf.js, or the browser's viewer beside the text when pdf.js is not installed), or the
     transcript with the cited turns highlighted."""
-    runtime = _runtime()
+    runtime = current_runtime()
     record = runtime.store.document_in(workspace(), document_id)
     if record is None:
         abort(404, f"No document with id {document_id}: it may have been deleted.")
@@ -92,7 +89,7 @@ def passage(document_id: str) -> str:
             meeting = load_meeting(runtime, MeetingRequest(
                 task="summarize", document_id=document_id, workspace=record.workspace))
             context["segments"] = meeting.segments
-        except MeetingInputError as exc:
+        except DocchatError as exc:  # the transcript cannot be read: the page says why
             context["transcript_error"] = exc.message
     return render_template("passage.html", **context)
 

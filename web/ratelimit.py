@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from flask import current_app
 
 from web.errors import ApiError
+from web.identity import principal
 
 F = TypeVar("F", bound=Callable[..., Any])
 WINDOW = 60
@@ -116,14 +117,18 @@ class RateLimiter:
         return None if oldest is None else float(oldest)
 
 
+def current_limiter() -> RateLimiter:
+    """The app's limiter (web/auth.py makes it when the app starts)."""
+    limiter: RateLimiter = current_app.extensions["docchat.limiter"]
+    return limiter
+
+
 def rate_limited(view: F) -> F:
     """Count the view against the caller's limit (DOCCHAT_RATE_LIMIT_PER_MINUTE)."""
-    from web.auth import principal
 
     @wraps(view)
     def limited(*args: Any, **kwargs: Any) -> Any:
-        limiter: RateLimiter = current_app.extensions["docchat.limiter"]
-        limiter.check(principal().id)
+        current_limiter().check(principal().id)
         return view(*args, **kwargs)
 
     return limited  # type: ignore[return-value]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from retrieval.core.datadir import prepare_data_dir
-from retrieval.core.logs import configure_logging
+from retrieval.core.logs import configure_logging, url_without_password
 from retrieval.core.settings import Settings
 from retrieval.llm.local_models import ModelError
 from retrieval.llm.server import start_llm_server, wait_for_llm
@@ -87,7 +87,8 @@ def serve_forever(settings: Settings) -> int:
             children.append(("llm", llm))
             wait_for_llm(settings.llm_url, LLM_START_TIMEOUT, llm)
         if settings.starts_worker:
-            log.info("starting a Celery worker (broker: %s)", _safe_url(settings.broker_url))
+            log.info("starting a Celery worker (broker: %s)",
+                     url_without_password(settings.broker_url))
             worker = worker_command(settings, "--loglevel", "INFO")
             children.append(("worker", _start(worker, env, logs / "worker.log")))
         requeued = requeue_unfinished(settings)
@@ -158,14 +159,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return host == "localhost"
-
-
-def _safe_url(url: str) -> str:
-    """A broker URL without its password, for logs."""
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
 if __name__ == "__main__":

@@ -14,19 +14,26 @@ import time
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from kombu.exceptions import OperationalError
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from ingest.slack import readable
 from retrieval.meetings.request import MeetingRequest
 from retrieval.runtime import Runtime
-from retrieval.storage.store import DocumentFilter, DocumentRecord, is_collection_name
-from web.api import MAX_QUESTION_CHARS, checked_collection, owned_document
-from web.auth import workspace
-from web.bodies import body_bytes, json_body
+from retrieval.storage.store import (
+    COLLECTION_RULE,
+    DocumentFilter,
+    DocumentRecord,
+    is_collection_name,
+)
+from web.bodies import MAX_QUESTION_CHARS, MAX_TEXT_CHARS, body_bytes, json_body
+from web.context import current_runtime
+from web.contract.requests import SlackWebhookRequest
+from web.contract.validation import validated
+from web.documents import checked_collection, owned_document
+from web.enqueue import QueueUnavailable, enqueue
 from web.errors import ApiError
-from web.meetings import MAX_TEXT_CHARS
-from web.ratelimit import RateLimiter
+from web.identity import workspace
+from web.ratelimit import current_limiter
 from workers import SLACK_ANSWER_TASK, SLACK_SUMMARY_TASK, SLACK_WEBHOOK_TASK
 from workers.slack import SlackUrlRefused, check_slack_url, mask_url
 from workers.slack_blocks import notice
@@ -53,11 +60,6 @@ _LOOKS_LIKE_A_FILE = re.compile(r"^(?:\S+\.\w{1,8}|[0-9a-f]{32})$", re.I)
 
 class CommandRefused(Exception):
     """A command docchat cannot work on; the message is shown to the person who typed it."""
-
-
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["docchat"]
-    return runtime
 
 
 def verify_signature(secret: str, timestamp: str | None, signature: str | None, body: bytes,
@@ -89,7 +91,7 @@ def verify_signature(secret: str, timestamp: str | None, signature: str | None, 
 @bp.post("/slack/commands")
 def slack_command() -> tuple[Response, int]:
     """A slash command from Slack: verified, acknowledged now, answered later by a task."""
-    runtime = _runtime()
+    runtime = current_runtime()
     settings = runtime.settings
     if not settings.slack_signing_secret:
         raise ApiError(503, "slack_not_configured",
@@ -121,7 +123,7 @@ def slack_command() -> tuple[Response, int]:
             _queue_summary(runtime, text, response_url)
         else:
             _queue_answer(text, response_url)
-    except CommandRefused as exc:
+    except (CommandRefused, QueueUnavailable) as exc:  # Slack shows a 200's text, not an error
         return jsonify(notice(str(exc))), 200
     return jsonify(notice("Working on it…")), 200
 
@@ -130,9 +132,8 @@ def _refuse_replay(signature: str) -> None:
     """401 for a signature seen before: within the five minutes a timestamp is accepted, a
     captured request sent again would otherwise pass as new. Remembered in Redis when docchat
     has one (every web process sees it), else in this process."""
-    limiter: RateLimiter = current_app.extensions["docchat.limiter"]
     digest = hashlib.sha256(signature.encode("utf-8", "replace")).hexdigest()
-    if limiter.admit(f"slack-signature:{digest}", 1, MAX_AGE_SECONDS) is not None:
+    if current_limiter().admit(f"slack-signature:{digest}", 1, MAX_AGE_SECONDS) is not None:
         raise ApiError(401, "replayed_request",
                        "This Slack request was received before: each signed request is "
                        "accepted once.")
@@ -164,12 +165,7 @@ def parse_command(name: str, text: str) -> tuple[str, str]:
 def _queue_summary(runtime: Runtime, text: str, response_url: str) -> None:
     meeting_request = _meeting_request(runtime, text)
     job = runtime.jobs.add("summarize", meeting_request.to_json(), meeting_request.workspace)
-    try:
-        current_app.extensions["docchat.celery"].send_task(SLACK_SUMMARY_TASK,
-                                                           args=[job.id, response_url])
-    except OperationalError as exc:
-        runtime.jobs.mark_failed(job.id, "queue_unavailable", "The queue was not reachable.")
-        raise CommandRefused(QUEUE_DOWN) from exc
+    enqueue(SLACK_SUMMARY_TASK, job.id, response_url, job_id=job.id, message=QUEUE_DOWN)
 
 
 def _meeting_request(runtime: Runtime, text: str) -> MeetingRequest:
@@ -229,18 +225,14 @@ def _queue_answer(text: str, response_url: str) -> None:
         collection = (prefixed.group(1) or prefixed.group(2)).strip()
         text = prefixed.group(3).strip()
         if not is_collection_name(collection):
-            raise CommandRefused("A collection name is 1-64 letters, digits, spaces, '.', '_' "
-                                 'or \'-\'; quote one with spaces: collection:"Team notes".')
+            raise CommandRefused(COLLECTION_RULE[:-1]
+                                 + '; quote one with spaces: collection:"Team notes".')
     if not text:
         raise CommandRefused("Ask a question after /ask, e.g. `/ask What did we decide about "
                              "pricing?`")
     if len(text) > MAX_QUESTION_CHARS:
         raise CommandRefused(f"The question is longer than {MAX_QUESTION_CHARS} characters.")
-    try:
-        current_app.extensions["docchat.celery"].send_task(
-            SLACK_ANSWER_TASK, args=[text, collection, response_url])
-    except OperationalError as exc:
-        raise CommandRefused(QUEUE_DOWN) from exc
+    enqueue(SLACK_ANSWER_TASK, text, collection, response_url, message=QUEUE_DOWN)
 
 
 # ---- posting meeting summaries to a collection's channel ----
@@ -249,12 +241,8 @@ def _queue_answer(text: str, response_url: str) -> None:
 def set_slack_webhook(name: str) -> tuple[Response, int]:
     """Set the incoming-webhook URL the collection's meeting summaries are posted to."""
     collection = checked_collection(name)
-    url = json_body().get("url")
-    if not isinstance(url, str) or not url.strip():
-        raise ApiError(400, "bad_request",
-                       'Send {"url": "https://hooks.slack.com/services/..."}: the Webhook URL '
-                       "from your Slack app's Incoming Webhooks page.")
-    runtime = _runtime()
+    url = validated(SlackWebhookRequest, json_body()).url
+    runtime = current_runtime()
     try:
         check_slack_url(url.strip(), runtime.settings.slack_hosts)
     except SlackUrlRefused as exc:
@@ -267,15 +255,14 @@ def set_slack_webhook(name: str) -> tuple[Response, int]:
 def get_slack_webhook(name: str) -> tuple[Response, int]:
     """The collection's webhook, masked (the URL is a secret: anyone holding it can post)."""
     collection = checked_collection(name)
-    return jsonify(_webhook_json(collection,
-                                 _runtime().webhooks.slack_webhook(workspace(),
-                                                                      collection))), 200
+    url = current_runtime().webhooks.slack_webhook(workspace(), collection)
+    return jsonify(_webhook_json(collection, url)), 200
 
 
 @bp.delete("/api/collections/<name>/slack-webhook")
 def clear_slack_webhook(name: str) -> tuple[Response, int]:
     collection = checked_collection(name)
-    if not _runtime().webhooks.clear_slack_webhook(workspace(), collection):
+    if not current_runtime().webhooks.clear_slack_webhook(workspace(), collection):
         raise ApiError(404, "no_slack_webhook", f"Collection {collection} has no Slack webhook.")
     return jsonify(_webhook_json(collection, None)), 200
 
@@ -288,7 +275,7 @@ def _webhook_json(collection: str, url: str | None) -> dict[str, object]:
 def post_document_to_slack(document_id: str) -> tuple[Response, int]:
     """Summarize an uploaded meeting in the background and post the summary to its
     collection's Slack channel; poll the job for the summary or the reason it failed."""
-    runtime = _runtime()
+    runtime = current_runtime()
     record = owned_document(document_id)
     _check_summarizable(record, lambda message: ApiError(409, _conflict(record), message))
     webhook = runtime.webhooks.slack_webhook(record.workspace, record.collection)
@@ -300,14 +287,7 @@ def post_document_to_slack(document_id: str) -> tuple[Response, int]:
     meeting_request = MeetingRequest(task="summarize", document_id=record.id,
                                      filename=record.filename, workspace=record.workspace)
     job = runtime.jobs.add("summarize", meeting_request.to_json(), record.workspace)
-    try:
-        current_app.extensions["docchat.celery"].send_task(
-            SLACK_WEBHOOK_TASK, args=[job.id, record.collection])
-    except OperationalError as exc:
-        runtime.jobs.mark_failed(job.id, "queue_unavailable", "The queue was not reachable.")
-        raise ApiError(503, "queue_unavailable",
-                       "The processing queue is not reachable: check Redis (DOCCHAT_REDIS_URL) "
-                       "and try again.") from exc
+    enqueue(SLACK_WEBHOOK_TASK, job.id, record.collection, job_id=job.id)
     return jsonify({"job_id": job.id, "status": job.status,
                     "status_url": url_for("meetings.get_job", job_id=job.id),
                     **_webhook_json(record.collection, webhook)}), 202

@@ -12,6 +12,7 @@ import redis
 from kombu.transport.redis import PRIORITY_STEPS
 from kombu.transport.redis import Channel as RedisChannel
 
+from retrieval.core.logs import url_without_password
 from retrieval.core.settings import Settings
 
 # Seconds to wait for the broker before calling it unavailable.
@@ -40,8 +41,8 @@ def _redis_depth(url: str, queue: str) -> int:
                 pipe.llen(key)
             sizes = pipe.execute()
     except redis.RedisError as exc:
-        raise BrokerUnavailable(f"Redis at {_without_password(url)} is not answering: {exc}"
-                                ) from exc
+        raise BrokerUnavailable(
+            f"Redis at {url_without_password(url)} is not answering: {exc}") from exc
     finally:
         client.close()
     return sum(int(size) for size in sizes)
@@ -75,10 +76,3 @@ def _sqlite_depth(path: Path, queue: str) -> int:
     except sqlite3.Error as exc:
         raise BrokerUnavailable(f"the embedded broker {path} cannot be read: {exc}") from exc
     return int(row[0])
-
-
-def _without_password(url: str) -> str:
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from retrieval.answers.answer import Question
 from retrieval.llm.client import ContextOverflow
+from retrieval.meetings.results import MeetingResult
 from retrieval.runtime import Runtime
 from retrieval.storage.store import ChunkFilter
 from workers.slack_blocks import SlackMessage, answer_message, error_message, summary_message
@@ -124,7 +125,7 @@ def meeting_job_reply(runtime: Runtime, job_id: str, footer: str = "",
     if job.status == "failed" or job.result is None:
         return error_message(f"docchat could not summarize this meeting: {job.error_message}",
                              response_type)
-    return summary_message(job.result, footer, response_type)
+    return summary_message(MeetingResult.model_validate(job.result), footer, response_type)
 
 
 def answer_reply(runtime: Runtime, question: str, collection: str | None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.answers.answer import Answer
-from retrieval.meetings.commitments import where_said
+from retrieval.meetings.results import CommitmentItem, MeetingResult
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -97,51 +97,48 @@ def fit(blocks: list[dict[str, Any]], items: list[dict[str, Any]], tail: list[di
     return [*blocks, *items, *tail][:MAX_BLOCKS]
 
 
-def commitment_text(item: dict[str, Any]) -> str:
+def commitment_text(item: CommitmentItem) -> str:
     """One commitment: who, what, to whom, due, and the quote it rests on."""
-    who = escape(str(item.get("who") or "someone"))
-    line = f"*{who}*"
-    if item.get("to_whom"):
-        line += f" → {escape(str(item['to_whom']))}"
-    line += f": {escape(str(item.get('what') or ''))}"
-    due = item.get("due") or item.get("due_text")
+    line = f"*{escape(item.who or 'someone')}*"
+    if item.to_whom:
+        line += f" → {escape(item.to_whom)}"
+    line += f": {escape(item.what)}"
+    due = item.due or item.due_text
     if due:
-        said = item.get("due_text")
-        due_text = escape(str(due))
-        if item.get("due") and said and said != item["due"]:
-            due_text += f" ({escape(str(said))})"
+        due_text = escape(due)
+        if item.due and item.due_text and item.due_text != item.due:
+            due_text += f" ({escape(item.due_text)})"
         line += f"\n*Due:* {due_text}"
-    if item.get("quote"):
-        where = where_said(item)
-        line += "\n" + quoted(str(item["quote"])) + (f" _({where})_" if where else "")
+    if item.quote:
+        where = item.where()
+        line += "\n" + quoted(item.quote) + (f" _({where})_" if where else "")
     return line
 
 
-def summary_message(result: dict[str, Any], footer: str = "",
+def summary_message(result: MeetingResult, footer: str = "",
                     response_type: str | None = None) -> SlackMessage:
-    """A meeting summary as the summarize API returns it (`title`, `summary`, `decisions`,
-    `open_questions`, `commitments`, `dropped_unverified`, `model`)."""
-    title = str(result.get("title") or "meeting")
+    """A meeting's summary with its decisions, open questions and commitments."""
+    title = result.title or "meeting"
     blocks = [header(f"Summary: {title}"),
-              section(escape(str(result.get("summary") or "").strip() or "(no summary)"))]
-    for key, name in (("decisions", "Decisions"), ("open_questions", "Open questions")):
-        points = [escape(str(p.get("text", ""))) for p in result.get(key) or []]
+              section(escape((result.summary or "").strip() or "(no summary)"))]
+    for points, name in ((result.decisions, "Decisions"),
+                         (result.open_questions, "Open questions")):
         if points:
-            blocks.append(section(bullets(name, points)))
-    commitments = list(result.get("commitments") or [])
+            blocks.append(section(bullets(name, [escape(p.text) for p in points])))
+    commitments = result.commitments
     blocks.append(divider())
     blocks.append(section(f"*Commitments* ({len(commitments)})" if commitments
                           else "*Commitments*: none found."))
     notes = []
-    if result.get("dropped_unverified"):
-        notes.append(f"{result['dropped_unverified']} unverified commitments left out")
-    if result.get("model"):
-        notes.append(f"model {escape(str(result['model']))}")
+    if result.dropped_unverified:
+        notes.append(f"{result.dropped_unverified} unverified commitments left out")
+    if result.model:
+        notes.append(f"model {escape(result.model)}")
     if footer:
         notes.append(escape(footer))
     tail = [context(" · ".join(notes))] if notes else []
     items = [section(commitment_text(c)) for c in commitments]
-    fallback = f"Summary of {title}: {result.get('summary') or ''}"
+    fallback = f"Summary of {title}: {result.summary or ''}"
     return SlackMessage(text=escape(cut(fallback, MAX_FALLBACK_CHARS, "…")),
                         blocks=fit(blocks, items, tail, "commitments"),
                         response_type=response_type)

@@ -12,9 +12,10 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init, worker_ready
 
+from ingest.errors import DocchatError
 from retrieval.llm.client import ContextOverflow, LLMUnavailable
 from retrieval.meetings import request as meeting_request
-from retrieval.meetings.request import MeetingInputError, MeetingRequest
+from retrieval.meetings.request import MeetingRequest
 from retrieval.search import rebuild
 from retrieval.search.indexing import index_document
 from retrieval.storage.jobs import Job
@@ -163,7 +164,7 @@ def _finish_meeting_job(task: Task, job_id: str) -> Job | None:
             result = meeting_request.run(
                 runtime, request,
                 progress=lambda done, label: jobs.mark_running(job_id, done, label))
-    except MeetingInputError as exc:
+    except DocchatError as exc:  # the meeting cannot be read, or the model wrote nothing usable
         jobs.mark_failed(job_id, exc.code, exc.message)
     except (LLMUnavailable, DatabaseBusy) as exc:
         if not _is_last_try(task):
@@ -185,7 +186,7 @@ def _finish_meeting_job(task: Task, job_id: str) -> Job | None:
                          "failing, send the server log to your administrator.")
         raise
     else:
-        jobs.mark_done(job_id, result)
+        jobs.mark_done(job_id, result.model_dump(mode="json"))
     return jobs.get(job_id)
 
 

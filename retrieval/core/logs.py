@@ -63,6 +63,14 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+def url_without_password(url: str) -> str:
+    """A broker or Redis URL fit for a log line or a message: its password, if any, as ***."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
 def context_of(record: logging.LogRecord) -> dict[str, Any]:
     return {name: value for name in CONTEXT_FIELDS
             if (value := getattr(record, name, None)) is not None}

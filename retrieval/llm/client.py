@@ -1,9 +1,10 @@
 """The chat model, always behind an OpenAI-compatible API (vLLM, llama-cpp-python's server, ...).
 
-Streaming answers go through LangChain's ChatOpenAI. Single completions and structured output
-use the OpenAI client directly: the request shape for a JSON schema differs between servers
-(OpenAI and vLLM take `json_schema`, llama-cpp-python's server takes `json_object` with a
-`schema` and answers 500 to `json_schema`), and docchat has to choose it per server.
+Everything goes through the OpenAI client: streamed answers, single completions, structured
+output and the list of served models (GET /models, which also gives the context window).
+The request shape for a JSON schema differs between servers (OpenAI and vLLM take
+`json_schema`, llama-cpp-python's server takes `json_object` with a `schema` and answers 500
+to `json_schema`), and docchat chooses it per server.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Generator, Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import openai
-from langchain_core.messages import AIMessageChunk, BaseMessage
-from langchain_openai import ChatOpenAI
+from langchain_core.messages import BaseMessage
+from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 
 from retrieval.core.settings import Settings, SettingsError
@@ -114,6 +114,46 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+@dataclass(frozen=True)
+class ServedModel:
+    """One model the server lists on GET /models."""
+
+    id: str
+    context: int | None  # tokens per request where the server says (vLLM's max_model_len)
+
+
+def list_models(base_url: str, api_key: str, timeout: float) -> list[ServedModel]:
+    """The models the server at `base_url` serves: GET {base_url}/models with `api_key` as the
+    bearer token (vLLM started with --api-key answers 401 without it), asked once. Raises
+    LLMUnavailable saying what went wrong: an error status, no answer, or not JSON."""
+    client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+    try:
+        with client:
+            # Raw: the entries' extra fields (max_model_len) are read as sent, and an answer
+            # that is not JSON is told apart rather than handed back as text.
+            text = client.models.with_raw_response.list().text
+    except openai.APIStatusError as exc:
+        raise LLMUnavailable(f"the LLM server at {base_url} answered {exc.status_code} to "
+                             "GET /models") from exc
+    except openai.APIConnectionError as exc:
+        reason = exc.__cause__ or exc
+        raise LLMUnavailable(f"the LLM server at {base_url} is not reachable ({reason}): "
+                             "check DOCCHAT_LLM_BASE_URL") from exc
+    try:
+        listing = json.loads(text)
+    except ValueError as exc:
+        raise LLMUnavailable(f"the LLM server at {base_url} answered GET /models with "
+                             "something other than JSON") from exc
+    entries = listing.get("data") if isinstance(listing, dict) else None
+    served = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            length = entry.get("max_model_len")
+            served.append(ServedModel(str(entry.get("id")), length if (
+                isinstance(length, int) and length > 0) else None))
+    return served
+
+
 class ChatModel:
     def __init__(self, settings: Settings) -> None:
         self.base_url = settings.llm_url
@@ -128,38 +168,33 @@ class ChatModel:
         self._mode: str | None = None if mode == "auto" else mode
         self._context: int | None = None
         self._lock = threading.Lock()
-        self._chat = ChatOpenAI(
-            base_url=self.base_url,
-            api_key=settings.llm_api_key,  # type: ignore[arg-type]
-            model=settings.llm_model,
-            temperature=settings.llm_temperature,
-            max_completion_tokens=settings.llm_max_tokens,
-            # llama-cpp-python's server ignores max_completion_tokens and would write until the
-            # context is full; every server reads max_tokens.
-            extra_body={"max_tokens": settings.llm_max_tokens},
-            timeout=settings.llm_timeout,
-            max_retries=1,
-            # Asks for the token count in the last streamed chunk (stream_options); servers that
-            # do not know the option ignore it, and the pieces are counted instead.
-            stream_usage=True,
-        )
+        self._api_key = settings.llm_api_key
         self._client = openai.OpenAI(base_url=self.base_url, api_key=settings.llm_api_key,
                                      timeout=settings.llm_timeout, max_retries=1)
 
     def stream(self, messages: Sequence[BaseMessage], temperature: float | None = None,
                ) -> Generator[str, None, None]:
-        """Text pieces as the server generates them."""
-        chat = self._chat if temperature is None else self._chat.bind(temperature=temperature)
+        """Text pieces as the server generates them. Closing the generator closes the HTTP
+        request, and the server stops generating."""
         started, pieces, usage, outcome = time.monotonic(), 0, None, "error"
         try:
-            # Closed explicitly when the reader stops early, so that the HTTP request ends
-            # and the server stops generating. (langchain's stream is a generator.)
-            chunks = cast(Generator[Any, None, None], chat.stream(list(messages)))
-            with closing(chunks):
-                for piece in chunks:
-                    if isinstance(piece, AIMessageChunk) and piece.usage_metadata:
-                        usage = piece.usage_metadata.get("output_tokens")
-                    text = piece.content if isinstance(piece.content, str) else ""
+            chunks = self._client.chat.completions.create(
+                model=self.model,
+                messages=cast(list[ChatCompletionMessageParam], to_openai_messages(messages)),
+                temperature=self.temperature if temperature is None else temperature,
+                # llama-cpp-python's server ignores max_completion_tokens and would write until
+                # the context is full; every server reads max_tokens.
+                max_tokens=self.max_tokens,
+                stream=True,
+                # The token count in a last chunk without choices; servers that do not know the
+                # option ignore it (llama-cpp-python's), and the pieces are counted instead.
+                stream_options={"include_usage": True},
+            )
+            with chunks:  # closes the response however the loop ends
+                for chunk in chunks:
+                    if chunk.usage is not None:
+                        usage = chunk.usage.completion_tokens
+                    text = chunk.choices[0].delta.content if chunk.choices else None
                     if text:
                         pieces += 1
                         yield text
@@ -272,28 +307,25 @@ class ChatModel:
             _tell_listeners(LLMCall("complete", outcome, time.monotonic() - started, tokens))
         return text, choice.finish_reason
 
+    def models(self, timeout: float = 5.0) -> list[ServedModel]:
+        """What the server lists on GET /models (see `list_models`)."""
+        return list_models(self.base_url, self._api_key, timeout)
+
     def context_window(self) -> int:
         """Tokens the model reads and writes in one request: what the server reports
-        (vLLM's `max_model_len` on /v1/models), else DOCCHAT_LLM_CONTEXT."""
+        (vLLM's `max_model_len` on /v1/models), else DOCCHAT_LLM_CONTEXT. Kept once the server
+        has answered; while it does not (still starting, say), asked again on the next call."""
         if self._context is None:
-            reported = self._reported_context()
-            self._context = reported or self._configured_context
+            try:
+                served = self.models()
+            except LLMUnavailable as exc:
+                log.warning("%s; the context window is taken as DOCCHAT_LLM_CONTEXT=%d until "
+                            "it answers", exc, self._configured_context)
+                return self._configured_context
+            reported = [m.context for m in served if m.context and (
+                m.id == self.model or len(served) == 1)]
+            self._context = reported[0] if reported else self._configured_context
         return self._context
-
-    def _reported_context(self) -> int | None:
-        try:
-            with urllib.request.urlopen(f"{self.base_url}/models", timeout=5) as response:
-                listing = json.load(response)
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
-        for entry in listing.get("data", []) if isinstance(listing, dict) else []:
-            if not isinstance(entry, dict):
-                continue
-            length = entry.get("max_model_len")
-            if isinstance(length, int) and length > 0 and (
-                    entry.get("id") == self.model or len(listing["data"]) == 1):
-                return length
-        return None
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` for this model: the server's tokenizer when it offers one

@@ -6,12 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from retrieval.core.settings import Settings
+from retrieval.llm.client import LLMUnavailable, list_models
 from retrieval.llm.local_models import bundled_gguf_path
 
 
@@ -42,17 +41,17 @@ def start_llm_server(settings: Settings, log_path: Path,
 
 
 def wait_for_llm(base_url: str, timeout: float, process: subprocess.Popen[bytes] | None = None,
-                 ) -> None:
-    """Block until GET {base_url}/models answers 200; raise if it does not within `timeout`."""
+                 api_key: str = "not-needed") -> None:
+    """Block until the server lists its models (GET {base_url}/models); raise if it does not
+    within `timeout`. The bundled server takes any key; a server started with one needs it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the LLM server exited with code {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            list_models(base_url, api_key, timeout=2)
+            return
+        except LLMUnavailable:
             pass
         time.sleep(0.25)
     raise TimeoutError(f"the LLM server at {base_url} did not answer within {timeout:.0f}s")

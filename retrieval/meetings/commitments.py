@@ -23,76 +23,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from retrieval.meetings.dates import find_due
 from retrieval.meetings.promise_cues import Cue, fold, is_recap, mentions, promise_cues, rules_out
-from retrieval.meetings.segments import Meeting
+from retrieval.meetings.results import CommitmentItem, MeetingResult, said_in
+from retrieval.meetings.segments import Meeting, Unit
 
 log = logging.getLogger(__name__)
 
 # A quote longer than this many words is cut to the clause with the strongest cue.
 MAX_QUOTE_WORDS = 40
-
-
-@dataclass(frozen=True)
-class Commitment:
-    who: str
-    what: str
-    to_whom: str | None
-    due: str | None  # ISO date, when the phrase pins one down
-    due_text: str | None  # the deadline as it was said
-    quote: str
-    start: int  # the turn (0-based) or page the quote is in
-    end: int
-
-    def to_json(self, unit: str) -> dict[str, object]:
-        data: dict[str, object] = {
-            "who": self.who, "what": self.what, "to_whom": self.to_whom, "due": self.due,
-            "due_text": self.due_text, "quote": self.quote,
-        }
-        if unit == "page":
-            data["page"] = self.start
-        else:
-            data["turn_start"], data["turn_end"] = self.start, self.end
-        return data
-
-
-@dataclass
-class Commitments:
-    title: str
-    unit: str
-    items: list[Commitment] = field(default_factory=list)
-    # Promise-like statements left out: taken back at once, or a repeat of an earlier promise.
-    dropped_unverified: int = 0
-    meeting_date: date | None = None
-    parts: int = 1
-    model: str = ""
-    warnings: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "commitments": [c.to_json(self.unit) for c in self.items],
-            "dropped_unverified": self.dropped_unverified,
-            "meeting_date": self.meeting_date.isoformat() if self.meeting_date else None,
-            "parts": self.parts,
-            "model": self.model,
-            "warnings": self.warnings,
-        }
-
-
-def where_said(item: Mapping[str, Any]) -> str:
-    """Where a commitment (or a decision) of a result's JSON was said, as a reader would put
-    it: 'turn 12', 'turns 12-14' or 'page 3'; '' when it does not say."""
-    if item.get("page") is not None:
-        return f"page {item['page']}"
-    start, end = item.get("turn_start"), item.get("turn_end")
-    if start is None:
-        return ""
-    return f"turn {start}" if start == end or end is None else f"turns {start}-{end}"
 
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'",
@@ -221,10 +163,11 @@ def _same_task(a: str, b: str) -> bool:
     return shared >= 2 and shared >= 0.5 * min(len(x), len(y))
 
 
-def drop_repeats(found: list[tuple[Candidate, Commitment]]) -> list[tuple[Candidate, Commitment]]:
+def drop_repeats(
+        found: list[tuple[Candidate, CommitmentItem]]) -> list[tuple[Candidate, CommitmentItem]]:
     """One item per promise: a later item of the same person about the same thing (a recap, a
     report of it) goes, except that the person's own words beat a report by someone else."""
-    kept: list[tuple[Candidate, Commitment]] = []
+    kept: list[tuple[Candidate, CommitmentItem]] = []
     for candidate, item in found:
         twin = next((i for i, (_, k) in enumerate(kept)
                      if k.who == item.who and _same_task(k.what, item.what)), None)
@@ -247,8 +190,8 @@ _YOU = re.compile(r"\b(?:you|your|тебе|тебя|тобой|вам|вас|в�
 
 
 def describe(lines: list[Line], candidate: Candidate, meeting_date: date | None,
-             participants: list[str]) -> Commitment:
-    """The item a candidate becomes."""
+             participants: list[str], unit: Unit) -> CommitmentItem:
+    """The item a candidate becomes, said in its line's turn or on its page."""
     line, quote = candidate.line, candidate.quote
     request = _request_answered(lines, candidate)
     # The deadline said with the promise; else with the request it answers; else elsewhere in
@@ -259,11 +202,11 @@ def describe(lines: list[Line], candidate: Candidate, meeting_date: date | None,
     what = _what(quote, candidate)
     if candidate.kind == "accepted" and request is not None and len(what.split()) < 3:
         what = _asked(request.text)  # "Ок, пришлю." takes the request's task
-    return Commitment(
+    return CommitmentItem(
         who=candidate.promiser, what=what, due_text=found.phrase if found
         else None, due=found.due.isoformat() if found and found.due else None,
         to_whom=_to_whom(lines, candidate, request, participants), quote=quote,
-        start=line.number, end=line.number)
+        **said_in(unit, line.number))
 
 
 def _what(quote: str, candidate: Candidate) -> str:
@@ -338,18 +281,19 @@ def _to_whom(lines: list[Line], candidate: Candidate, request: Line | None,
 
 # ---- the whole pass ----
 
-def extract_commitments(meeting: Meeting) -> Commitments:
-    """Every commitment of the meeting, in the order they were made. Read by rules in a moment,
-    without the model: the caller reports its progress as one step."""
-    result = Commitments(meeting.title, meeting.unit, meeting_date=meeting.date, parts=1,
-                         model="")
+def extract_commitments(meeting: Meeting) -> MeetingResult:
+    """Every commitment of the meeting, in the order they were made, as a commitments-only
+    result. Read by rules in a moment, without the model: the caller reports its progress as
+    one step."""
     lines = meeting_lines(meeting)
     participants = sorted({line.speaker for line in lines if line.speaker})
     candidates = find_candidates(lines, participants)
     kept = [c for c in candidates if not withdrawn(lines, c)]
-    found = drop_repeats([(c, describe(lines, c, meeting.date, participants)) for c in kept])
-    result.items = [item for _, item in found]
-    result.dropped_unverified = len(candidates) - len(result.items)
-    log.info("%d commitments from %d candidates in %s", len(result.items), len(candidates),
+    found = drop_repeats([(c, describe(lines, c, meeting.date, participants, meeting.unit))
+                          for c in kept])
+    items = [item for _, item in found]
+    log.info("%d commitments from %d candidates in %s", len(items), len(candidates),
              meeting.title)
-    return result
+    return MeetingResult(title=meeting.title, commitments=items,
+                         dropped_unverified=len(candidates) - len(items),
+                         meeting_date=meeting.date)

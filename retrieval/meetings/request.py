@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from ingest.documents import IngestError
+from ingest.errors import DocchatError
 from ingest.formats import parse_text_upload
 from ingest.sandbox import parse_isolated
 from ingest.text import decode_text
@@ -19,15 +18,23 @@ from retrieval.core.settings import Settings
 from retrieval.llm.client import ChatModel
 from retrieval.llm.local_models import BUNDLED
 from retrieval.meetings.commitments import extract_commitments
+from retrieval.meetings.results import MeetingPoint, MeetingResult
 from retrieval.meetings.segments import (
     Meeting,
     Progress,
     Segment,
+    Unit,
     meeting_from_document,
     no_progress,
     title_in,
 )
-from retrieval.meetings.summaries import NoUsableSummary, map_messages, meeting_parts, summarize
+from retrieval.meetings.summaries import (
+    NoUsableSummary,
+    Point,
+    map_messages,
+    meeting_parts,
+    summarize,
+)
 from retrieval.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,15 +62,8 @@ FINDING_COMMITMENTS = "Finding commitments…"
 SUMMARY_SHARE = 0.95
 
 
-class MeetingInputError(Exception):
-    """A request docchat cannot work on (or a model that could not do it); `status` is the
-    HTTP status it maps to."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class MeetingInputError(DocchatError):
+    """A request docchat cannot work on (or a model that could not do it)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ class MeetingRequest:
 
 
 def load_meeting(runtime: Parts, request: MeetingRequest) -> Meeting:
-    """The meeting a request names, parsed; MeetingInputError when it cannot be."""
+    """The meeting a request names, parsed; a DocchatError when it cannot be (MeetingInputError,
+    or the IngestError of a file that cannot be read, 422)."""
     settings = runtime.settings
     raw_text: str | None
     if request.document_id is not None:
@@ -99,12 +100,12 @@ def load_meeting(runtime: Parts, request: MeetingRequest) -> Meeting:
                                     f"The file of {record.filename} is no longer stored; "
                                     "upload it again.")
         raw_text = decode_text(path.read_bytes()) if record.stored_kind == "text" else None
-        document = _parse(lambda: parse_isolated(
+        document = parse_isolated(
             path, record.stored_kind, record.id, record.filename, max_pages=settings.max_pages,
-            time_limit=settings.parse_time_limit, memory_mb=settings.parse_memory_mb))
+            time_limit=settings.parse_time_limit, memory_mb=settings.parse_memory_mb)
     else:
         raw_text = request.text or ""
-        document = _parse(lambda: parse_text_upload(raw_text or "", "inline", request.filename))
+        document = parse_text_upload(raw_text, "inline", request.filename)
     meeting = meeting_from_document(document, raw_text, _date(request.meeting_date))
     if request.document_id is None and request.filename in UNNAMED:
         # Pasted notes have no file name: their first line usually says what they are.
@@ -113,13 +114,6 @@ def load_meeting(runtime: Parts, request: MeetingRequest) -> Meeting:
         raise MeetingInputError(422, "empty_meeting",
                                 f"{document.filename} has no text to work with.")
     return meeting
-
-
-def _parse(parse: Callable[[], Any]) -> Any:
-    try:
-        return parse()
-    except IngestError as exc:
-        raise MeetingInputError(422, exc.code, exc.message) from exc
 
 
 def _date(value: str | None) -> date | None:
@@ -148,16 +142,15 @@ def parts_needed(runtime: Parts, meeting: Meeting) -> int:
 
 
 def run(runtime: Parts, request: MeetingRequest, meeting: Meeting | None = None,
-        progress: Progress = no_progress) -> dict[str, Any]:
-    """The response body: the summary with its commitments, or the commitments alone."""
+        progress: Progress = no_progress) -> MeetingResult:
+    """The result: the summary with its commitments, or the commitments alone."""
     if meeting is None:
         progress(0.0, READING)
         meeting = load_meeting(runtime, request)
     s, chat = runtime.settings, runtime.chat
     if request.task == "commitments":
         progress(0.0, FINDING_COMMITMENTS)
-        found = extract_commitments(meeting)
-        return {"title": meeting.title, **found.to_json()}
+        return extract_commitments(meeting)
     try:
         summary = summarize(chat, meeting, s.summary_max_tokens, s.summary_part_tokens,
                             lambda done, label: progress(SUMMARY_SHARE * done, label))
@@ -165,10 +158,15 @@ def run(runtime: Parts, request: MeetingRequest, meeting: Meeting | None = None,
         raise MeetingInputError(422, "model_output_unusable", str(exc)) from exc
     progress(SUMMARY_SHARE, FINDING_COMMITMENTS)
     found = extract_commitments(meeting)
-    body = summary.to_json()
-    commitments = found.to_json()
     too_small = [TOO_SMALL] if chat.model == BUNDLED.alias else []
-    body["warnings"] = [*too_small, *summary.warnings, *found.warnings]
-    for key in ("commitments", "dropped_unverified", "meeting_date"):
-        body[key] = commitments[key]
-    return body
+    return MeetingResult(
+        title=summary.title, summary=summary.summary,
+        decisions=_said(summary.unit, summary.decisions),
+        open_questions=_said(summary.unit, summary.open_questions),
+        commitments=found.commitments, dropped_unverified=found.dropped_unverified,
+        meeting_date=found.meeting_date, parts=summary.parts, model=summary.model,
+        warnings=[*too_small, *summary.warnings, *found.warnings])
+
+
+def _said(unit: Unit, points: list[Point]) -> list[MeetingPoint]:
+    return [MeetingPoint.said_at(unit, p.text, p.start, p.end) for p in points]

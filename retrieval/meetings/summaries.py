@@ -29,6 +29,7 @@ from retrieval.meetings.segments import (
     Meeting,
     Progress,
     Segment,
+    Unit,
     no_progress,
     part_range,
     split_parts,
@@ -67,33 +68,17 @@ class Point:
     start: int  # turn (0-based) or page the point rests on, first and last
     end: int
 
-    def to_json(self, unit: str) -> dict[str, object]:
-        if unit == "page":
-            return {"text": self.text, "page_start": self.start, "page_end": self.end}
-        return {"text": self.text, "turn_start": self.start, "turn_end": self.end}
-
 
 @dataclass
 class MeetingSummary:
     title: str
-    unit: str
+    unit: Unit  # what the points' numbers count
     summary: str
     decisions: list[Point] = field(default_factory=list)
     open_questions: list[Point] = field(default_factory=list)
     parts: int = 1
     model: str = ""
     warnings: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "title": self.title,
-            "summary": self.summary,
-            "decisions": [p.to_json(self.unit) for p in self.decisions],
-            "open_questions": [p.to_json(self.unit) for p in self.open_questions],
-            "parts": self.parts,
-            "model": self.model,
-            "warnings": self.warnings,
-        }
 
 
 _MAP_SYSTEM: dict[Language, str] = {

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class Parts(Protocol):
-    """What indexing works with (retrieval.runtime.Runtime has them all)."""
+    """What indexing and a rebuild work with (retrieval.runtime.Runtime has them all)."""
 
     @property
     def settings(self) -> Settings: ...

@@ -14,29 +14,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from retrieval.core.settings import Settings
 from retrieval.search.faiss_index import IndexWriter
-from retrieval.search.spaces import VectorSpace, VectorSpaces, model_label
-from retrieval.storage.store import Store
+from retrieval.search.indexing import Parts
+from retrieval.search.spaces import VectorSpace, model_label
 
 log = logging.getLogger(__name__)
 
 BATCH = 1024
-
-
-class Parts(Protocol):
-    """What a rebuild works with (retrieval.runtime.Runtime has them all)."""
-
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def store(self) -> Store: ...
-    @property
-    def spaces(self) -> VectorSpaces: ...
 
 
 @contextmanager

@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS vector_space (
 # A collection's name, the same rule for uploads, filters and Slack: 1-64 letters, digits,
 # spaces, '.', '_' or '-'.
 COLLECTION_NAME = re.compile(r"^\w[\w .-]{0,63}$")
+COLLECTION_RULE = "A collection name is 1-64 letters, digits, spaces, '.', '_' or '-'."
 
 
 def is_collection_name(name: str) -> bool:

@@ -151,7 +151,7 @@ def docchat_run(meetings: list[tuple[Path, dict]]) -> Score:
         with timed() as elapsed:
             found = extract_commitments(meeting)
         score.seconds += elapsed[0]
-        items = [c.to_json(meeting.unit) for c in found.items]
+        items = [c.model_dump(mode="json") for c in found.commitments]
         counts = score.add(expected["language"], items, expected["commitments"])
         score.dropped += found.dropped_unverified
         score.errors += len(found.warnings)

@@ -153,7 +153,7 @@ def meeting_once(settings: Settings, chat: ChatModel, notes: Meeting) -> tuple[f
     with timed() as commitments_time:
         found = extract_commitments(notes)
     outcome = (f"{len(summary.summary)} chars of summary, {len(summary.decisions)} decisions, "
-               f"{len(found.items)} commitments, "
+               f"{len(found.commitments)} commitments, "
                f"{len(summary.warnings) + len(found.warnings)} warnings")
     return summary_time[0], commitments_time[0], outcome
 

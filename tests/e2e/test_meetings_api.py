@@ -144,10 +144,10 @@ def test_long_meeting_is_map_reduced_in_parts(settings, embedder) -> None:
     runtime = Runtime(small, embedder=embedder)
     text = "\n".join(NOTES.splitlines()[3:]) * 6
     request = MeetingRequest(task="summarize", text=text, filename="long.md")
-    body = run(runtime, request)
-    assert body["parts"] > 2
-    assert body["summary"].strip()
-    assert TOO_SMALL in body["warnings"]
+    result = run(runtime, request)
+    assert result.parts > 2
+    assert (result.summary or "").strip()
+    assert TOO_SMALL in result.warnings
 
 
 def test_three_hour_transcript_parts_all_fit_the_context_window(settings, embedder) -> None:

@@ -24,7 +24,7 @@ from tests.e2e.test_browser import (  # noqa: F401  (browser, live_url: fixtures
     screenshot,
     watched_page,
 )
-from web.vendor import SEARCH_PATH, find_pdfjs
+from web.pdfjs import SEARCH_PATH, find_pdfjs
 
 pytestmark = pytest.mark.e2e
 

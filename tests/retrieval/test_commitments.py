@@ -16,8 +16,9 @@ DAY = date(2026, 3, 10)  # a Tuesday
 
 
 def commitments(text: str, when: date | None = DAY) -> list[dict]:
+    """The commitments as the API's JSON has them."""
     meeting = meeting_from_document(parse_text_upload(text, "m", "sync.md"), text, when)
-    return [c.to_json(meeting.unit) for c in extract_commitments(meeting).items]
+    return [c.model_dump(mode="json") for c in extract_commitments(meeting).commitments]
 
 
 def one(text: str, when: date | None = DAY) -> dict:

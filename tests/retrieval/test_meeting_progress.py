@@ -122,14 +122,14 @@ def test_a_summary_request_ends_with_the_commitments(tmp_path, llm) -> None:
 
     labels = [label for _, label in steps]
     assert labels[0] == READING and labels[-1] == FINDING_COMMITMENTS
-    parts = body["parts"]
+    parts = body.parts
     assert parts >= 3
     assert [x for x in labels if x.startswith("Summarizing")] == [
         f"Summarizing part {n} of {parts}…" for n in range(1, parts + 1)]
     assert COMBINING in labels
     assert_forward(steps)
     assert steps[-1][0] < 1.0  # done is for the job to say, with the result
-    assert body["commitments"]
+    assert body.commitments
 
 
 def test_a_commitments_request_is_one_step_without_the_model(tmp_path) -> None:
@@ -141,7 +141,7 @@ def test_a_commitments_request_is_one_step_without_the_model(tmp_path) -> None:
         progress=progress)
 
     assert [label for _, label in steps] == [READING, FINDING_COMMITMENTS]
-    assert [c["who"] for c in body["commitments"]] == ["Anna"]
+    assert [c.who for c in body.commitments] == ["Anna"]
 
 
 # ---- the reduce, handed drafts that are empty or missing ----

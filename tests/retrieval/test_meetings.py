@@ -7,6 +7,7 @@ from datetime import date
 
 from ingest.formats import parse_text_upload
 from retrieval.meetings.commitments import normalize
+from retrieval.meetings.results import CommitmentItem
 from retrieval.meetings.segments import Budget, Segment, meeting_from_document, split_parts
 from web.exports import commitments_csv, commitments_markdown
 
@@ -57,9 +58,9 @@ def test_quotes_compare_with_yo_and_typography_folded() -> None:
 
 
 def test_exports_write_every_field_and_defuse_formulas() -> None:
-    items = [{"who": "Anna", "what": "=HYPERLINK(\"x\")", "to_whom": "Борис", "due": "2026-03-13",
-              "due_text": "до пятницы", "quote": "пришлю | слайды", "turn_start": 3,
-              "turn_end": 3}]
+    items = [CommitmentItem(who="Anna", what="=HYPERLINK(\"x\")", to_whom="Борис",
+                            due="2026-03-13", due_text="до пятницы", quote="пришлю | слайды",
+                            turn_start=3, turn_end=3)]
     csv_text = commitments_csv(items)
     assert csv_text.splitlines()[0] == "who,what,to_whom,due,due_text,quote,where"
     assert "'=HYPERLINK" in csv_text and "Борис" in csv_text and "turn 3" in csv_text

@@ -5,7 +5,15 @@ from __future__ import annotations
 import dataclasses
 import io
 
+import pytest
+
 from web import create_app
+
+
+@pytest.fixture(scope="module")
+def app(bare_app):
+    """Each request here is refused before anything is queued: the app alone will do."""
+    return bare_app
 
 
 def test_non_pdf_upload_is_refused_with_415_and_nothing_is_stored(client) -> None:
@@ -26,8 +34,8 @@ def test_upload_without_a_file_is_a_400(client) -> None:
     assert response.get_json()["error"]["code"] == "no_file"
 
 
-def test_oversized_upload_is_a_413_naming_the_limit(settings, tmp_path) -> None:
-    small = dataclasses.replace(settings, data_dir=tmp_path, max_upload_mb=1)
+def test_oversized_upload_is_a_413_naming_the_limit(bare_settings, tmp_path) -> None:
+    small = dataclasses.replace(bare_settings, data_dir=tmp_path, max_upload_mb=1)
     client = create_app(small).test_client()
     payload = b"%PDF-1.7\n" + b"0" * (3 * 1024 * 1024)
     response = client.post("/api/documents", data={"file": (io.BytesIO(payload), "big.pdf")},

@@ -17,6 +17,12 @@ from web import create_app
 HTTPS = "https://localhost"
 
 
+@pytest.fixture(scope="module")
+def app(bare_app):
+    """Nothing here is indexed or answered by the model: the app alone will do."""
+    return bare_app
+
+
 def test_local_mode_needs_no_login_and_has_a_local_admin(app, client) -> None:
     settings = app.extensions["docchat"].settings
     assert client.post("/api/search", json={"query": "anything"}).status_code == 200
@@ -43,8 +49,8 @@ def test_own_pages_may_post(client) -> None:
 
 
 @pytest.fixture(scope="module")
-def secure_app(settings, worker):
-    strict = dataclasses.replace(settings, auth="required", rate_limit_per_minute=3)
+def secure_app(bare_settings):
+    strict = dataclasses.replace(bare_settings, auth="required", rate_limit_per_minute=3)
     app = create_app(strict)
     accounts = app.extensions["docchat"].accounts
     if accounts.user_named("alice") is None:

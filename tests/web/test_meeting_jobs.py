@@ -28,6 +28,29 @@ def test_polling_a_job_gives_its_progress_and_what_it_is_doing(tmp_path) -> None
         "running", 0.25, "Summarizing part 2 of 4…")
 
 
+def test_a_finished_job_gives_its_stored_result_and_exports_it(tmp_path) -> None:
+    app = make_app(tmp_path)
+    jobs = app.extensions["docchat"].jobs
+    stored = {"title": "sync.md", "summary": "We *planned*.", "decisions": [],
+              "open_questions": [{"text": "Who pays?", "turn_start": 2, "turn_end": 3}],
+              "commitments": [{"who": "Anna", "what": "send the deck", "to_whom": None,
+                               "due": "2026-03-13", "due_text": "by Friday",
+                               "quote": "I'll send the deck by Friday.", "turn_start": 0,
+                               "turn_end": 0}],
+              "dropped_unverified": 0, "meeting_date": "2026-03-10", "parts": 3,
+              "model": "qwen", "warnings": []}
+    job = jobs.add("summarize", {"text": "Anna: hi"}, "default")
+    jobs.mark_done(job.id, stored)
+    client = app.test_client()
+
+    result = client.get(f"/api/jobs/{job.id}").get_json()["result"]
+    assert result == {**stored, "summary_html": result["summary_html"]}
+    assert "<em>planned</em>" in result["summary_html"]
+    exported = client.get(f"/api/jobs/{job.id}?format=csv").get_data(as_text=True)
+    assert exported.splitlines()[1] == (
+        "Anna,send the deck,,2026-03-13,by Friday,I'll send the deck by Friday.,turn 0")
+
+
 def test_another_workspace_cannot_poll_the_job(tmp_path) -> None:
     app = make_app(tmp_path)
     job = app.extensions["docchat"].jobs.add("summarize", {"text": "Anna: hi"}, "team-b")

@@ -13,7 +13,7 @@ from flask import Flask
 from retrieval.core.settings import Settings
 from tests.conftest import free_port
 from web import create_app
-from web.vendor import PDFJS_FILES, SEARCH_PATH, find_pdfjs
+from web.pdfjs import PDFJS_FILES, SEARCH_PATH, find_pdfjs
 
 PDFJS = find_pdfjs(SEARCH_PATH)
 needs_pdfjs = pytest.mark.skipif(PDFJS is None, reason="pdfjs-dist is not installed (npm ci)")

@@ -15,6 +15,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from retrieval.core.settings import Settings
 from retrieval.llm.client import LLMUnavailable
 from retrieval.meetings.request import MeetingRequest
+from retrieval.meetings.results import MeetingResult
 from retrieval.runtime import Runtime
 from tests.conftest import store_upload
 from workers import create_celery
@@ -186,11 +187,12 @@ def llm_down_then_up(monkeypatch, failures: int) -> list[int]:  # type: ignore[n
     """meeting_requests.run fails `failures` times as if the LLM server were down, then works."""
     calls: list[int] = []
 
-    def run(runtime: Runtime, request: MeetingRequest, **_: Any) -> dict[str, Any]:
+    def run(runtime: Runtime, request: MeetingRequest, **_: Any) -> MeetingResult:
         calls.append(1)
         if len(calls) <= failures:
             raise LLMUnavailable("The language model server is not reachable.")
-        return {"title": "sync", "summary": "Anna sends the contract.", "commitments": []}
+        return MeetingResult(title="sync", summary="Anna sends the contract.", decisions=[],
+                             open_questions=[])
 
     monkeypatch.setattr("retrieval.meetings.request.run", run)
     return calls

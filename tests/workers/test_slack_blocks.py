@@ -8,6 +8,7 @@ import pytest
 
 from retrieval.answers.answer import Answer, Citation
 from retrieval.core.settings import Settings
+from retrieval.meetings.results import MeetingResult
 from retrieval.search.hybrid import Hit
 from workers.slack import SlackUrlRefused, check_slack_url, mask_url
 from workers.slack_blocks import (
@@ -31,6 +32,11 @@ def texts(message) -> list[str]:
     return out
 
 
+def meeting_result(data: dict) -> MeetingResult:
+    """A result as a job stores it, read back."""
+    return MeetingResult.model_validate(data)
+
+
 def commitment(n: int, **extra) -> dict:
     return {"who": f"Person {n}", "what": f"send report {n}", "to_whom": "Boris",
             "due": "2026-06-05", "due_text": "by Friday", "quote": f"I'll send report {n}",
@@ -43,21 +49,21 @@ def test_mrkdwn_control_characters_are_escaped_and_nothing_else() -> None:
 
 
 def test_model_and_user_text_cannot_mention_the_channel_or_plant_links() -> None:
-    message = summary_message({
+    message = summary_message(meeting_result({
         "title": "Sync", "summary": "<!channel> see <https://evil.example|this>",
         "decisions": [{"text": "ship <!here>"}],
-        "commitments": [commitment(1, who="<@U123>", quote="I'll do it <!everyone>")]})
+        "commitments": [commitment(1, who="<@U123>", quote="I'll do it <!everyone>")]}))
     joined = "\n".join(texts(message))
     assert "<!" not in joined and "<http" not in joined and "<@" not in joined
     assert "&lt;!channel&gt;" in joined
 
 
 def test_summary_message_has_summary_decisions_and_each_commitment_with_its_quote() -> None:
-    message = summary_message({
+    message = summary_message(meeting_result({
         "title": "Weekly sync", "summary": "We planned the launch.",
         "decisions": [{"text": "Launch on Monday", "turn_start": 1, "turn_end": 2}],
         "open_questions": [], "commitments": [commitment(3)], "dropped_unverified": 1,
-        "model": "smollm"}, response_type="ephemeral")
+        "model": "smollm"}), response_type="ephemeral")
     body = message.to_json()
     assert body["response_type"] == "ephemeral"
     assert body["blocks"][0] == {"type": "header", "text": {
@@ -72,14 +78,15 @@ def test_summary_message_has_summary_decisions_and_each_commitment_with_its_quot
 
 
 def test_a_summary_with_no_commitments_says_so() -> None:
-    message = summary_message({"title": "t", "summary": "s", "commitments": []})
+    message = summary_message(meeting_result({"title": "t", "summary": "s", "commitments": []}))
     assert "*Commitments*: none found." in texts(message)
     assert "response_type" not in message.to_json()  # webhooks take no response_type
 
 
 def test_long_text_is_cut_to_slacks_limits_with_a_note() -> None:
     long = "word & " * 2000
-    message = summary_message({"title": "x" * 400, "summary": long, "commitments": []})
+    message = summary_message(meeting_result({"title": "x" * 400, "summary": long,
+                                              "commitments": []}))
     header = message.blocks[0]["text"]["text"]
     assert len(header) <= MAX_HEADER_CHARS and header.endswith("…")
     summary = message.blocks[1]["text"]["text"]
@@ -97,9 +104,9 @@ def test_cut_never_leaves_half_an_entity() -> None:
 
 
 def test_many_commitments_stay_within_50_blocks_and_say_how_many_are_left_out() -> None:
-    message = summary_message({"title": "t", "summary": "s",
-                               "commitments": [commitment(n) for n in range(80)],
-                               "model": "m"})
+    message = summary_message(meeting_result({"title": "t", "summary": "s",
+                                              "commitments": [commitment(n) for n in range(80)],
+                                              "model": "m"}))
     assert len(message.blocks) == MAX_BLOCKS
     shown = [t for t in texts(message) if t.startswith("*Person ")]
     note = next(t for t in texts(message) if "more commitments not shown" in t)

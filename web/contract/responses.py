@@ -1,0 +1,224 @@
+"""What the API answers, as models: the OpenAPI document's response schemas, and the shapes
+tests/web/test_openapi.py checks real answers against. A meeting's result is the meeting work's
+own model (retrieval/meetings/results.py)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from retrieval.meetings.results import MeetingResult
+from web.contract.requests import Kind, PassageRef, Status
+
+HREF = Field(description="The passage view on this server, where the passage can be read.",
+             examples=["/passage/4f2c...?first=3&last=4&page=2"])
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable, for programs.")
+    message: str = Field(description="What happened and what to do.")
+
+
+ERROR_EXAMPLE: dict[str, Any] = {"error": {"code": "bad_request",
+                           "message": "'query' must be a non-empty string of at most 4000 "
+                                      "characters."}}
+
+
+class Error(BaseModel):
+    """Every error a client can cause, whatever its status."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ERROR_EXAMPLE]})
+
+    error: ErrorBody
+
+
+class Document(BaseModel):
+    id: str
+    filename: str
+    collection: str
+    kind: Kind | None = Field(description="Known once parsed.")
+    status: Status
+    progress: float = Field(ge=0, le=1)
+    pages: int | None
+    turns: int | None
+    empty_pages: list[int] = Field(description="Pages without a text layer.")
+    chunks: int | None
+    size_bytes: int | None = Field(None, description="The uploaded file's size.")
+    error: ErrorBody | None = Field(description="Why processing failed.")
+    created_at: float = Field(description="Seconds since the epoch.")
+
+
+class DocumentPage(BaseModel):
+    documents: list[Document]
+    total: int = Field(description="Documents matching the filters.")
+    limit: int
+    offset: int
+    next: str | None = Field(description="The following page's URL (a path on this server), or "
+                                         "null on the last page.",
+                             examples=["/api/documents?limit=50&offset=50"])
+
+
+class UploadedDocument(BaseModel):
+    id: str
+    filename: str
+    status: Status
+    collection: str
+    duplicate: bool = Field(description="The same bytes were already in the collection: this "
+                                        "is the earlier document.")
+
+
+class UploadResult(BaseModel):
+    documents: list[UploadedDocument]
+
+
+class Deleted(BaseModel):
+    deleted: str = Field(description="The document's id.")
+
+
+class Collection(BaseModel):
+    name: str
+    documents: int
+    by_status: dict[Status, int] = Field(description="Every status, 0 when none.")
+
+
+class CollectionList(BaseModel):
+    collections: list[Collection]
+
+
+class Hit(BaseModel):
+    chunk_id: int
+    document_id: str
+    filename: str
+    page: int | None
+    text: str
+    score: float
+    speakers: list[str]
+    turn_start: int | None
+    turn_end: int | None
+    start_time: str | None
+    end_time: str | None
+    href: str = HREF
+
+
+class SearchResult(BaseModel):
+    hits: list[Hit] = Field(description="The best passages, best first.")
+    relevance: float | None = Field(None, ge=0, le=1, description=(
+        "With `relevant_only`: how relevant the best hit is."))
+
+
+class Citation(BaseModel):
+    n: int
+    document_id: str
+    filename: str
+    page: int | None
+    turn_start: int | None
+    turn_end: int | None
+    speakers: list[str]
+    quote: str
+    by: Literal["model", "match"]
+    href: str = HREF
+
+
+class Answer(BaseModel):
+    answer: str = Field(description="`[n]` markers refer to citations.")
+    html: str = Field(description="The answer as sanitized HTML, its `[n]` markers linked to "
+                                  "the passages.")
+    citations: list[Citation]
+    language: Literal["en", "ru"]
+    standalone_question: str
+    grounded: bool = Field(description=(
+        "false: docchat declined: nothing relevant was found, so the model was not asked, or "
+        "the model's draft stated figures no passage holds."))
+    context: list[PassageRef]
+    withdrawn: list[str] = Field(description=(
+        "Sentences of the model's reply left out: they named figures no passage holds, or "
+        "stopped before their answer."))
+
+
+class MeetingAnswer(MeetingResult):
+    """A meeting's summary or commitments as the API answers them."""
+
+    summary_html: str | None = Field(None, description="The summary as sanitized HTML.")
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: Literal["queued"]
+    status_url: str = Field(examples=["/api/jobs/4f2c..."])
+
+
+class Job(BaseModel):
+    id: str
+    kind: Literal["summarize", "commitments"]
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float = Field(ge=0, le=1)
+    progress_label: str = Field(description=(
+        "What the job is doing now, for a person waiting: \"Summarizing part 2 of 5…\", "
+        "\"Combining the parts…\", \"Done\"."))
+    result: MeetingAnswer | None = Field(description="Once done: what the request would have "
+                                                     "answered.")
+    error: ErrorBody | None
+    created_at: float
+    updated_at: float
+
+
+class Rebuild(BaseModel):
+    model: str
+    done: int
+    total: int
+    started_at: float | None
+    error: str | None
+
+
+class IndexStatus(BaseModel):
+    model: str = Field(description="The model the index was built with.")
+    configured_model: str
+    index_type: str
+    vectors: int
+    device: str
+    rebuild: Rebuild | None = Field(description="A rebuild under way or last failed.")
+
+
+class RebuildAnswer(BaseModel):
+    status: Literal["queued", "current"]
+    model: str
+
+
+class SlackWebhook(BaseModel):
+    collection: str
+    slack_webhook: str | None = Field(description=(
+        "The incoming-webhook URL, masked (`https://hooks.slack.com/services/…WXYZ`), or null "
+        "when none is set."))
+
+
+class SlackJobAccepted(JobAccepted):
+    collection: str
+    slack_webhook: str
+
+
+class SlackNotice(BaseModel):
+    response_type: Literal["ephemeral"]
+    text: str
+
+
+class ApiKey(BaseModel):
+    id: int
+    workspace: str
+    name: str
+    hint: str = Field(description="The key's last 4 characters.")
+    created_at: float
+    revoked: bool
+
+
+class ApiKeyList(BaseModel):
+    keys: list[ApiKey]
+
+
+class CreatedApiKey(ApiKey):
+    key: str = Field(description="The key itself, shown this once.")
+    note: str
+
+
+class Revoked(BaseModel):
+    revoked: int
