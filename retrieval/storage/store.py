@@ -11,9 +11,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ingest.documents import Chunk
+from retrieval.core.settings import Settings
 
 _INDEXES = """
 DROP INDEX IF EXISTS documents_by_hash;
@@ -577,3 +578,13 @@ def _stored_chunk(row: dict[str, Any]) -> StoredChunk:
     row["speakers"] = tuple(json.loads(row["speakers"])) if row["speakers"] else ()
     return StoredChunk(**row)
 
+
+
+class WithStore(Protocol):
+    """A process's settings and store, what all work on stored documents takes (the rooms above
+    add what else they use; retrieval.runtime.Runtime has it all)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> Store: ...

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from retrieval.core.settings import Settings
+from retrieval.runtime import Runtime
 from retrieval.search.hybrid import Hit, fit_budget, fuse, join_overlapping
 from retrieval.search.indexing import delete_document, index_document
 from retrieval.storage.store import ChunkFilter
@@ -48,8 +50,7 @@ def test_neighbours_on_different_pages_stay_separate_passages() -> None:
     assert [p.page for p in passages] == [1, 2]
 
 
-@pytest.fixture()
-def library(runtime):
+def index_library(runtime) -> dict[str, str]:
     """Two NTSB reports in two collections, and a meeting, indexed for real."""
     ids = {}
     for name, collection in (("20080104X00020.pdf", "alpha"), ("20080111X00040.pdf", "beta")):
@@ -62,14 +63,30 @@ def library(runtime):
     return ids
 
 
-def test_an_exact_identifier_is_found_by_its_letters(runtime, library) -> None:
+@pytest.fixture()
+def library(runtime):
+    """The library in this test's own runtime, for a test that changes it."""
+    return index_library(runtime)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory, embedder):
+    """The library indexed once for the tests that only search it: (runtime, ids)."""
+    runtime = Runtime(Settings(data_dir=tmp_path_factory.mktemp("search") / "data"),
+                      embedder=embedder)
+    return runtime, index_library(runtime)
+
+
+def test_an_exact_identifier_is_found_by_its_letters(searched) -> None:
+    runtime, library = searched
     # Registration marks and case numbers mean nothing to the embedding model; BM25 has them.
     for mark, collection in (("N6135M", "beta"), ("CHI08CA047", "alpha")):
         top = runtime.retriever.search(mark, 3, EVERYTHING)[0]
         assert top.document_id == library[collection] and mark in top.text
 
 
-def test_filters_apply_inside_the_search(runtime, library) -> None:
+def test_filters_apply_inside_the_search(searched) -> None:
+    runtime, library = searched
     query = "probable cause of the accident"
     for collection in ("alpha", "beta"):
         hits = runtime.retriever.search(query, 5, ChunkFilter("default", collections=(collection,)))
@@ -84,7 +101,8 @@ def test_filters_apply_inside_the_search(runtime, library) -> None:
     assert runtime.retriever.search(query, 5, missing) == []
 
 
-def test_budgeted_search_fills_the_budget_without_duplicates(runtime, library) -> None:
+def test_budgeted_search_fills_the_budget_without_duplicates(searched) -> None:
+    runtime, library = searched
     hits = runtime.retriever.search("pilot landing runway snow", 50,
                                     ChunkFilter("default", collections=("alpha", "beta")), 3000)
     assert 0 < sum(len(h.text) for h in hits) <= 3000
