@@ -40,7 +40,7 @@ from retrieval.answers.injection import neutralize
 from retrieval.answers.quotes import passage_units, supporting_quote
 from retrieval.core.language import Language, language_of
 from retrieval.llm.client import ChatModel, ContextOverflow, estimate_tokens
-from retrieval.search.embeddings import Embedder
+from retrieval.search.embeddings import EmbeddingMemo, Embeds
 from retrieval.search.hybrid import Hit, PassageRef, Retriever, fit_budget
 from retrieval.storage.store import ChunkFilter
 
@@ -433,7 +433,8 @@ class Answerer:
                     raise
                 ranked = fit_budget(ranked, sum(len(h.text) for h in ranked) // 2) or ranked[:1]
                 hits = in_reading_order(ranked)
-        embedder = self.retriever.embedder
+        # The checks below read the passages, their sentences and the claims several times.
+        embedder = EmbeddingMemo(self.retriever.embedder)
         checked = check_figures(split_sentences(strip_source_tags("".join(parts))),
                                 [hit.text for hit in hits], f"{question.text} {query}")
         withdrawn = [sentence.strip() for sentence, _ in checked.dropped]
@@ -469,7 +470,7 @@ class Answerer:
         return result
 
 
-def held_by_passages(sentences: list[str], hits: list[Hit], embedder: Embedder, question: str,
+def held_by_passages(sentences: list[str], hits: list[Hit], embedder: Embeds, question: str,
                      ) -> tuple[list[str], list[str]]:
     """The sentences whose claims some sentence or row of the passages supports (SUPPORT_FLOOR,
     attribution.support_scores), and the claims none does, stripped: a cause or a reason the

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.answers.quotes import passage_units, unit_scores
-from retrieval.search.embeddings import Embedder
+from retrieval.search.embeddings import Embeds
 from retrieval.search.hybrid import Hit
 
 # Units of a passage compared with an uncited claim: a merged passage of a large budget can
@@ -73,7 +73,7 @@ def split_sentences(text: str) -> list[str]:
     return [m.group(0) for m in _SENTENCE.finditer(text) if m.group(0)]
 
 
-def attribute(text: str, hits: list[Hit], embedder: Embedder, min_similarity: float,
+def attribute(text: str, hits: list[Hit], embedder: Embeds, min_similarity: float,
               ) -> Attribution:
     sentences = split_sentences(text)
     valid = range(1, len(hits) + 1)
@@ -97,7 +97,7 @@ def attribute(text: str, hits: list[Hit], embedder: Embedder, min_similarity: fl
     )
 
 
-def best_sources(claims: list[str], hits: list[Hit], embedder: Embedder,
+def best_sources(claims: list[str], hits: list[Hit], embedder: Embeds,
                  min_similarity: float) -> list[int | None]:
     """For each claim, the number (1-based) of the passage that supports it, or None.
 
@@ -140,7 +140,7 @@ def best_sources(claims: list[str], hits: list[Hit], embedder: Embedder,
 SUPPORT_FLOOR = 0.65
 
 
-def support_scores(claims: list[str], hits: list[Hit], embedder: Embedder) -> list[float]:
+def support_scores(claims: list[str], hits: list[Hit], embedder: Embeds) -> list[float]:
     """For each claim (its citation markers are ignored), how well the best sentence or table
     row of the passages closest to it, or of the passages it cites, supports it."""
     if not claims or not hits:
@@ -161,7 +161,7 @@ def support_scores(claims: list[str], hits: list[Hit], embedder: Embedder) -> li
 Units = tuple[list[str], np.ndarray]  # a passage's sentences and rows, and their vectors
 
 
-def _embedded_units(hits: list[Hit], numbers: Iterable[int], embedder: Embedder,
+def _embedded_units(hits: list[Hit], numbers: Iterable[int], embedder: Embeds,
                     ) -> dict[int, Units]:
     """The sentences and rows (the first MAX_TRIM_UNITS; the whole passage when it has none) of
     the passages `numbers` (1-based), embedded."""
@@ -182,7 +182,7 @@ def _support(claim: str, vector: np.ndarray, units: Units) -> float:
 _TRAILING = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\][.!?]*)+\s*$")
 
 
-def trim_citations(sentences: list[str], hits: list[Hit], embedder: Embedder) -> list[str]:
+def trim_citations(sentences: list[str], hits: list[Hit], embedder: Embeds) -> list[str]:
     """The sentences with, among the sources each one ends with, only those that support it
     about as well as the best of them: 'The visit is on day 15 [1, 2].' keeps [2] alone when
     only passage 2 holds day 15. Markers inside a sentence cite the clause before them and

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ingest.tables import is_table_row
-from retrieval.search.embeddings import Embedder
+from retrieval.search.embeddings import Embeds
 
 # A sentence ends at . ! ? followed by whitespace; a line longer than this is cut at its
 # sentences, a unit still longer stays whole (a form's run-on line).
@@ -56,7 +56,7 @@ def _sentences(text: str) -> list[str]:
     return [p.strip() for p in _SENTENCE_END.split(text) if p.strip()]
 
 
-def supporting_quote(claims: Sequence[str], passage: str, embedder: Embedder) -> str:
+def supporting_quote(claims: Sequence[str], passage: str, embedder: Embeds) -> str:
     """The unit of `passage` that best supports `claims`: most similar in meaning, with the
     claims' numbers and words counting extra (a figure or a name decides between two rows
     that read alike). The whole passage when it is one unit or nothing cites it."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -101,3 +101,26 @@ class Embedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class Embeds(Protocol):
+    """What reads vectors of texts: an Embedder, or an EmbeddingMemo over one."""
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class EmbeddingMemo:
+    """Vectors of an Embedder, each distinct text embedded once: for one answer's checks, which
+    read the same passages, sentences and claims several times (support, sources, quotes)."""
+
+    def __init__(self, embedder: Embeds) -> None:
+        self._embedder = embedder
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, self._embedder.embed(missing), strict=True))
+        if not texts:
+            return self._embedder.embed([])
+        return np.stack([self._vectors[text] for text in texts])
