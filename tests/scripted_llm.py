@@ -76,6 +76,10 @@ VLLM_OVERFLOW = Error(
     400, "This model's maximum context length is 8192 tokens. However, you requested 9000 "
          "tokens (8700 in the messages, 300 in the completion). Please reduce the length of "
          "the messages or completion.", code="context_length_exceeded")
+# vLLM's engine (V1) refuses a prompt past max_model_len in its own words (seen in vLLM issues).
+VLLM_ENGINE_OVERFLOW = Error(
+    400, "The decoder prompt (length 9000) is longer than the maximum model length of 8192. "
+         "Make sure that `max_model_len` is no smaller than the number of text tokens.")
 # llama-cpp-python 0.3.36's server, asked for response_format json_schema: the request
 # model's validation error, with the place it was raised, as a 500 (recorded from the server).
 LLAMA_CPP_NO_JSON_SCHEMA = Error(
@@ -174,6 +178,12 @@ class ScriptedLLM:
     models_error: Error | None = None
     # The headers of each GET /v1/models, in order, names in lower case.
     models_requests: list[dict[str, str]] = field(default_factory=list)
+    # The token-count route the server offers, answering {"count": words of the text}: vLLM's
+    # "/tokenize" (text in "prompt"), llama-cpp-python's "/extras/tokenize/count" ("input");
+    # None: neither (404).
+    tokenize_route: str | None = None
+    # The path of every POST other than chat completions, in order.
+    other_posts: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
@@ -259,7 +269,16 @@ class ScriptedLLM:
                     self._error(Error(400, "bad JSON"))
                     return
                 if self.path.rstrip("/") != "/v1/chat/completions":
-                    self._error(Error(404, "not found"))
+                    with scripted._lock:
+                        scripted.other_posts.append(self.path)
+                    refused = self._refused()
+                    if refused is not None:
+                        self._error(refused)
+                    elif scripted.tokenize_route and self.path == scripted.tokenize_route:
+                        text = body.get("prompt", body.get("input", ""))
+                        self._json(200, {"count": len(str(text).split())})
+                    else:
+                        self._error(Error(404, "not found"))
                     return
                 request = ChatRequest(body, headers=_headers(self))
                 with scripted._lock:

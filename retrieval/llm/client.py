@@ -87,11 +87,17 @@ def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": _ROLES.get(m.type, m.type), "content": str(m.content)} for m in messages]
 
 
+# What servers say when a prompt does not fit: vLLM's OpenAI layer "This model's maximum
+# context length is N tokens", its engine "... is longer than the maximum model length of N";
+# llama.cpp "Requested tokens (N) exceed context window of M".
+_OVERFLOW_WORDS = ("context length", "context window", "too many tokens",
+                   "maximum model length", "max_model_len")
+
+
 def is_context_overflow(exc: openai.APIStatusError) -> bool:
-    """vLLM: "This model's maximum context length is N tokens"; llama.cpp: "Requested tokens
-    (N) exceed context window of M"; both answer 400."""
+    """Whether the server refused the request (400) because the prompt does not fit."""
     text = str(exc).lower()
-    return "context length" in text or "context window" in text or "too many tokens" in text
+    return any(words in text for words in _OVERFLOW_WORDS)
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -169,6 +175,11 @@ class ChatModel:
         self._context: int | None = None
         self._lock = threading.Lock()
         self._api_key = settings.llm_api_key
+        # The servers' token-count routes, tried in turn; one a server does not have (404) is
+        # not asked again: vLLM has no /extras/tokenize/count.
+        root = self.base_url.removesuffix("/v1")
+        self._count_routes = [(f"{root}/extras/tokenize/count", "input"),
+                              (f"{root}/tokenize", "prompt")]
         self._client = openai.OpenAI(base_url=self.base_url, api_key=settings.llm_api_key,
                                      timeout=settings.llm_timeout, max_retries=1)
 
@@ -331,14 +342,13 @@ class ChatModel:
         """Tokens of `text` for this model: the server's tokenizer when it offers one
         (llama-cpp-python: /extras/tokenize/count; vLLM: /tokenize), else an estimate that
         errs high."""
-        root = self.base_url.removesuffix("/v1")
-        for url, body, key in (
-            (f"{root}/extras/tokenize/count", {"input": text, "model": self.model}, "count"),
-            (f"{root}/tokenize", {"prompt": text, "model": self.model}, "count"),
-        ):
-            counted = _post_json(url, body)
-            if isinstance(counted, dict) and isinstance(counted.get(key), int):
-                return int(counted[key])
+        for route in list(self._count_routes):
+            url, field = route
+            counted = _post_json(url, {field: text, "model": self.model}, self._api_key)
+            if counted is NOT_OFFERED:
+                self._count_routes.remove(route)
+            elif isinstance(counted, dict) and isinstance(counted.get("count"), int):
+                return int(counted["count"])
         return estimate_tokens(text)
 
     def _unavailable_message(self, exc: Exception) -> str:
@@ -354,12 +364,19 @@ def estimate_tokens(text: str) -> int:
     return len(text.encode("utf-8")) // 3 + 1
 
 
-def _post_json(url: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+# A route the server does not have (404, 405), as _post_json answers it.
+NOT_OFFERED = object()
+
+
+def _post_json(url: str, body: dict[str, Any], api_key: str) -> Any:
+    """The JSON answer; NOT_OFFERED for a route the server lacks; None on any other failure."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {api_key}"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
+    except urllib.error.HTTPError as exc:
+        return NOT_OFFERED if exc.code in (404, 405) else None
     except (urllib.error.URLError, OSError, ValueError):
         return None
 

@@ -32,6 +32,7 @@ from tests.scripted_llm import (
     LLAMA_CPP_OVERFLOW,
     MODEL,
     SERVER_ERROR,
+    VLLM_ENGINE_OVERFLOW,
     VLLM_OVERFLOW,
     ChatRequest,
     Error,
@@ -156,8 +157,8 @@ CALLS: dict[str, Callable[[ChatModel], object]] = {
 
 
 @pytest.mark.parametrize("call", CALLS)
-@pytest.mark.parametrize("overflow", [LLAMA_CPP_OVERFLOW, VLLM_OVERFLOW],
-                         ids=["llama.cpp", "vLLM"])
+@pytest.mark.parametrize("overflow", [LLAMA_CPP_OVERFLOW, VLLM_OVERFLOW, VLLM_ENGINE_OVERFLOW],
+                         ids=["llama.cpp", "vLLM", "vLLM engine"])
 def test_context_overflow_is_raised_as_such_and_not_retried(llm, call, overflow) -> None:
     llm.script(overflow)
     with pytest.raises(ContextOverflow) as raised:

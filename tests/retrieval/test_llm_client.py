@@ -19,6 +19,7 @@ from retrieval.llm.client import (
     LLMUnavailable,
     ServedModel,
     add_llm_listener,
+    estimate_tokens,
     list_models,
 )
 from retrieval.llm.server import wait_for_llm
@@ -155,3 +156,25 @@ def test_a_failed_context_window_read_is_asked_again_and_a_good_one_is_kept() ->
         assert chat.context_window() == 32768, "asked again once the server answers"
         assert chat.context_window() == 32768
         assert len(llm.models_requests) == 2, "a window the server reported is kept"
+
+
+# ---- token counts ----
+
+@pytest.mark.parametrize("route", ["/tokenize", "/extras/tokenize/count", None],
+                         ids=["vLLM", "llama.cpp", "none"])
+def test_a_token_count_route_the_server_lacks_is_not_asked_again(route) -> None:
+    """vLLM has /tokenize and no /extras/tokenize/count: after its first 404 each count is one
+    request, with the key; a server with neither gets the estimate without being asked."""
+    with ScriptedLLM(api_key="secret-key", tokenize_route=route) as server:
+        chat = chat_model(server, llm_api_key="secret-key")
+        first = chat.count_tokens("The pump was serviced in May")
+        server.other_posts.clear()
+        second = chat.count_tokens("Five words are counted here")
+
+    if route is None:
+        assert (first, second) == (estimate_tokens("The pump was serviced in May"),
+                                   estimate_tokens("Five words are counted here"))
+        assert server.other_posts == []
+    else:
+        assert (first, second) == (6, 5)
+        assert server.other_posts == [route]
