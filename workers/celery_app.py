@@ -27,6 +27,10 @@ HARD_LIMIT_GRACE = 60
 MAX_RETRY_DELAY = 300
 
 
+# Seconds a new pool process may take to start (load its models) before Celery kills it.
+WORKER_START_SECONDS = 180.0
+
+
 def visibility_timeout(settings: Settings) -> int:
     """Seconds Redis waits for a delivered task to be acknowledged before it gives the task to
     another worker: the redelivery that finishes the work of a worker that died.
@@ -61,6 +65,10 @@ def create_celery(settings: Settings) -> Celery:
         task_soft_time_limit=settings.task_time_limit,
         task_time_limit=settings.task_time_limit + HARD_LIMIT_GRACE,
         broker_connection_retry_on_startup=True,
+        # A pool process loads torch and the embedding model when it starts (a CUDA context too
+        # on a GPU), which takes longer than Celery's 4 s for a child to report it is up: the
+        # pool would kill it and start another, forever.
+        worker_proc_alive_timeout=WORKER_START_SECONDS,
         result_expires=24 * 3600,
     )
     if settings.embedded_broker:

@@ -93,8 +93,11 @@ class VectorIndex:
             return []
         vector = np.asarray(query, dtype=np.float32).reshape(1, self.dim)
         k = min(k, index.ntotal if allowed is None else len(allowed))
-        if allowed is None:
-            scores, ids = (gpu_index or index).search(vector, k)
+        if allowed is None and gpu_index is not None:
+            with _gpu_lock:  # GPU indexes and their resources are not thread-safe, even to read
+                scores, ids = gpu_index.search(vector, k)
+        elif allowed is None:
+            scores, ids = index.search(vector, k)
         else:
             scores, ids = index.search(vector, k, params=_restricted(index, allowed))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
@@ -195,7 +198,7 @@ class IndexWriter:
 
     def remove_range(self, first: int, end: int) -> int:
         """Remove every vector whose id is in [first, end); returns how many there were."""
-        if _supports_removal(self.index):
+        if not is_hnsw(self.index):
             removed = int(self.index.remove_ids(faiss.IDSelectorRange(first, end)))
         else:
             removed = self._rebuild_without(lambda ids: (ids < first) | (ids >= end))
@@ -207,7 +210,7 @@ class IndexWriter:
         if not len(ids):
             return 0
         wanted = np.asarray(ids, dtype=np.int64)
-        if _supports_removal(self.index):
+        if not is_hnsw(self.index):
             removed = int(self.index.remove_ids(faiss.IDSelectorBatch(wanted)))
         else:
             removed = self._rebuild_without(lambda held: ~np.isin(held, wanted))
@@ -246,9 +249,11 @@ def all_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.asarray(vectors, dtype=np.float32)
 
 
-def _supports_removal(index: Any) -> bool:
-    inner = faiss.downcast_index(index.index)
-    return not isinstance(inner, faiss.IndexHNSW)
+def is_hnsw(index: Any) -> bool:
+    """Whether the IndexIDMap2 holds an HNSW graph: it cannot remove vectors, and faiss has no
+    GPU version of it."""
+    return isinstance(faiss.downcast_index(index.index), faiss.IndexHNSW)
+
 
 
 def _restricted(index: Any, allowed: Sequence[int]) -> Any:
@@ -267,11 +272,18 @@ def gpu_count() -> int:
     return int(get()) if get is not None else 0
 
 
-# GPU resources must outlive the GPU indexes that use them: one per process, kept here.
+# GPU resources must outlive the GPU indexes that use them: one per process, kept here, and
+# used by one thread at a time (web processes search from several threads).
 _gpu_resources: list[Any] = []
+_gpu_lock = threading.Lock()
 
 
 def _to_gpu(index: Any) -> Any:
+    if is_hnsw(index):
+        # Asked on every reload, the copy would fail again each time and leave its partly
+        # cloned id map behind; the CPU index serves searches instead.
+        log.info("FAISS has no GPU version of an HNSW index; searching it on the CPU")
+        return None
     try:
         if not _gpu_resources:
             _gpu_resources.append(faiss.StandardGpuResources())

@@ -57,3 +57,12 @@ def test_index_built_by_another_model_is_refused_with_advice(tmp_path) -> None:
         writer.add([1], unit(np.random.default_rng(3), 1))
     with pytest.raises(ValueError, match="rebuild the index"):
         len(VectorIndex(tmp_path / "index.faiss", 16))
+
+
+def test_hnsw_is_known_for_what_it_cannot_do() -> None:
+    """HNSW can neither remove vectors nor be copied to a GPU (faiss has no GPU version): the
+    index keeps it on the CPU instead of trying the copy again on every reload."""
+    from retrieval.search.faiss_index import is_hnsw, new_index
+
+    assert is_hnsw(new_index("hnsw", 8))
+    assert not is_hnsw(new_index("flat", 8))

@@ -29,6 +29,7 @@ from workers.celery_app import (
     SLACK_DELIVERY_TASK,
     SLACK_SUMMARY_TASK,
     SLACK_WEBHOOK_TASK,
+    WORKER_START_SECONDS,
     visibility_timeout,
 )
 from workers.tasks import TRANSIENT_RETRIES, DatabaseBusy
@@ -69,6 +70,13 @@ def worst_case_waits(task: Any) -> float:
     return sum(get_exponential_backoff_interval(int(task.retry_backoff), retries,
                                                 task.retry_backoff_max, full_jitter=False)
                for retries in range(task.max_retries))
+
+
+def test_a_pool_process_has_time_to_load_its_models_before_celery_gives_up_on_it() -> None:
+    """Celery kills a pool process that has not said it is up within 4 s; ours load torch and
+    the embedding model first (workers.tasks._prepare_process), a CUDA context too on a GPU."""
+    app = create_celery(Settings(redis_url="redis://127.0.0.1:1/0"))
+    assert app.conf.worker_proc_alive_timeout == WORKER_START_SECONDS >= 60
 
 
 @pytest.mark.parametrize("task_time_limit", [30, 3600, 24 * 3600])
