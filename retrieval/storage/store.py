@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from ingest.documents import Chunk
 from retrieval.core.settings import Settings
@@ -83,7 +83,8 @@ def is_collection_name(name: str) -> bool:
     return bool(COLLECTION_NAME.match(name))
 
 
-STATUSES = ("queued", "processing", "indexed", "failed")
+DocumentStatus = Literal["queued", "processing", "indexed", "failed"]
+STATUSES: tuple[str, ...] = get_args(DocumentStatus)
 
 # A chunk's id (also its vector id in FAISS) is its document's sequence number shifted left by
 # this many bits, plus the chunk's ordinal. Ids are therefore a pure function of the document,

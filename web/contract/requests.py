@@ -18,7 +18,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ingest.documents import Kind
 from retrieval.storage.store import COLLECTION_NAME, COLLECTION_RULE, is_collection_name
+from retrieval.storage.store import DocumentStatus as Status
 from web.bodies import MAX_INDEX, MAX_QUESTION_CHARS, MAX_TEXT_CHARS
 
 MAX_K = 50  # passages a search returns, or an answer is regenerated from
@@ -31,8 +33,6 @@ MAX_FILTER_VALUES = 1000
 MAX_CONTEXT_SPAN = 64
 DEFAULT_PAGE, MAX_PAGE = 50, 200  # documents per page of the library
 
-Kind = Literal["pdf", "text", "meeting"]
-Status = Literal["queued", "processing", "indexed", "failed"]  # the store's STATUSES
 MeetingMode = Literal["auto", "wait", "background"]
 Format = Literal["json", "csv", "md"]
 
