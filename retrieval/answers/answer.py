@@ -35,7 +35,13 @@ from retrieval.answers.context import (
     in_reading_order,
     interleave,
 )
-from retrieval.answers.grounding import Anchors, anchored, check_figures
+from retrieval.answers.grounding import (
+    Anchors,
+    anchored,
+    asks_amount,
+    check_figures,
+    states_amount,
+)
 from retrieval.answers.injection import neutralize
 from retrieval.answers.quotes import passage_units, supporting_quote
 from retrieval.core.language import Language, language_of
@@ -85,11 +91,19 @@ NO_SOURCES: dict[Language, str] = {
 
 NOT_STATED: dict[Language, str] = {
     "en": "The documents do not say: the answer drafted from the passages stated nothing "
-          "they hold (figures none of them gives), so it is not shown. Try other words, or "
-          "name the document.",
+          "they hold (figures, names or findings none of them gives), so it is not shown. "
+          "Try other words, or name the document.",
     "ru": "В документах об этом не сказано: черновик ответа не содержал ничего из найденных "
-          "фрагментов (числа, которых в них нет), поэтому он не показан. Сформулируйте иначе "
-          "или укажите документ.",
+          "фрагментов (числа, имена или выводы, которых в них нет), поэтому он не показан. "
+          "Сформулируйте иначе или укажите документ.",
+}
+
+NO_AMOUNT: dict[Language, str] = {
+    "en": "The documents do not say: the question asks for an amount, and the answer drafted "
+          "from the passages gave none, so it is not shown. Try other words, or name the "
+          "document.",
+    "ru": "В документах об этом не сказано: вопрос о количестве, а черновик ответа не назвал "
+          "никакого числа, поэтому он не показан. Сформулируйте иначе или укажите документ.",
 }
 
 NOT_RELEVANT: dict[Language, str] = {
@@ -397,8 +411,9 @@ class Answerer:
 
         The finished answer's text carries the citation markers; it may differ from the
         streamed text where a marker was added to an uncited sentence or an invented one
-        removed, and where a sentence stated a figure that no passage holds (dropped; when
-        nothing else is left, the answer says that the documents do not say).
+        removed, and where a sentence stated a figure, a name or a finding that no passage
+        holds (dropped; when nothing else is left, or when a question for an amount gets none,
+        the answer says that the documents do not say).
         """
         yield Status("searching")
         language = language_of(question.text)
@@ -443,11 +458,19 @@ class Answerer:
             kept, unsupported = held_by_passages(kept, hits, embedder,
                                                  f"{question.text} {query}")
             withdrawn += unsupported
+        unstated = None
         if withdrawn and not any(is_claim(s) for s in kept):
             # Nothing is left that the passages hold: the draft was the model's own figures.
-            yield Answer(answer=NOT_STATED[language], language=language,
-                         standalone_question=query, context=[hit.ref() for hit in hits],
-                         withdrawn=withdrawn)
+            unstated = NOT_STATED[language]
+        elif asks_amount(query) and not any(states_amount(s) for s in kept):
+            # Asked "how much", the draft says something else (the probable cause copied out).
+            log.info("answer withdrawn: the question asks for an amount and it gives none: %r",
+                     "".join(kept).strip()[:300])
+            withdrawn += [s.strip() for s in kept if s.strip()]
+            unstated = NO_AMOUNT[language]
+        if unstated is not None:
+            yield Answer(answer=unstated, language=language, standalone_question=query,
+                         context=[hit.ref() for hit in hits], withdrawn=withdrawn)
             return
         attribution, sources = renumbered(attribute(
             "".join(kept).strip(), hits, embedder, self.min_citation_similarity))

@@ -13,7 +13,15 @@ horsepower"; "$1750" where it weighs "1,750 lbs"), and one that names only what 
 names ("The pilot was John Smith.", "It uses an Oculus headset."): a name the passages hold
 beside it ("Seward, Alaska" where a report says "Seward, AK"), or a figure they hold, keeps
 it. A sentence that quotes a form's empty field as its answer ('The weather was "Condition of
-Light"') goes as well. An answer left with no claim is replaced by "the documents do not say".
+Light"') goes as well, and one that reports an outcome with a figure or a comparison in words no
+passage writes ("The score improved by 10 points." from a protocol that plans the study), and
+one that gives as a share a figure the passages hold only as another quantity or a bare number
+with no share beside it ("30% of the photographs" from "follow-up at 30 days"). An answer left
+with no claim is replaced by "the documents do not say", and so is one to a question for an
+amount ("how much", "how many", "what rate") that gives none (asked about the fuel on board, a
+report's probable cause copied out instead: `asks_amount`, `states_amount`). Asked for the
+name of a role, a sentence whose names the passages write only on lines that do not mention
+the role goes too (the investigator's name given for the flight instructor's: `misnamed`).
 """
 
 from __future__ import annotations
@@ -127,13 +135,23 @@ def measured(text: str) -> list[tuple[str, str | None]]:
     return found
 
 
+# A text that writes shares: a bare figure in it may be one (a table under a "%" header).
+_SHARE_SIGN = re.compile(r"%|\bpercent|\bпроцент", re.I)
+# The kind of a bare figure in a text that writes no share: any quantity but a share. A
+# document writes its shares with "%"; a table of contents' "Reports 30" or a schedule's
+# "FU 30 day" does not make "30% of the photographs" a figure it holds.
+PLAIN = "plain"
+
+
 def quantity_kinds(texts: Iterable[str]) -> dict[float, set[str | None]]:
-    """For each value the texts write, the kinds of quantity it is given as (None: bare)."""
+    """For each value the texts write, the kinds of quantity it is given as (None: bare;
+    PLAIN: bare in a text with no share in it)."""
     kinds: dict[float, set[str | None]] = {}
     for text in texts:
+        shares = bool(_SHARE_SIGN.search(text))
         for figure, kind in measured(text):
             for value in values(figure):
-                kinds.setdefault(value, set()).add(kind)
+                kinds.setdefault(value, set()).add(kind if kind or shares else PLAIN)
     return kinds
 
 
@@ -141,13 +159,14 @@ def mismeasured(sentence: str, kinds: dict[float, set[str | None]]) -> list[str]
     """The figures of `sentence` that the texts of `kinds` (quantity_kinds) hold only as
     another kind of quantity: 'The airspeed was 160 knots.' beside a report's '160 horsepower'
     and no other 160. A figure the texts also give bare (a table cell under its header) or
-    with no known unit stands."""
+    with no known unit stands, but as a share only where a text beside it writes shares."""
     wrong = []
     for figure, kind in measured(sentence):
         if kind is None or _small(figure):
             continue
         held = set().union(*(kinds.get(v, set()) for v in values(figure)))
-        if held and None not in held and kind not in held:
+        bare = None in held or (PLAIN in held and kind != "share")
+        if held and not bare and kind not in held:
             wrong.append(figure)
     return wrong
 
@@ -253,6 +272,106 @@ def quoted_labels(sentence: str, passages: str) -> list[str]:
     return found
 
 
+# A question that asks for someone's or something's name.
+_ASKS_NAME = re.compile(r"\bnamed?\b|\bcalled\b|(?<!\w)(?:имя|зовут|фамили[яю]|назван\w*)(?!\w)",
+                        re.I)
+_NOT_ROLE = {_stem(w) for w in ("name", "named", "called", "what", "which", "whose", "were",
+                                "this", "that", "their", "does", "имя", "зовут", "фамилия")}
+
+
+def misnamed(sentence: str, question: str, passages: Sequence[str]) -> list[str]:
+    """Asked for the name of a role ("What was the flight instructor's name?"), the proper
+    names of `sentence` that the passages write only on lines that do not mention the role
+    ("Investigator In Charge (IIC): Todd G Gunther"): a name held, given for the wrong
+    person. Empty when the question asks for no name or names no role."""
+    if not _ASKS_NAME.search(question):
+        return []
+    role = {_stem(w) for w in _WORDS.findall(question) if len(w) >= 4} - _NOT_ROLE
+    if not role:
+        return []
+    lines = [line for text in passages for line in text.splitlines()]
+    joined = "\n".join(lines)
+    checked, wrong = 0, []
+    for name in dict.fromkeys(names(sentence)):  # lower-cased
+        # A word the passages also write in lower case ("flight") is not a name.
+        if _stem(name) in role or re.search(rf"\b{re.escape(name)}\b", joined):
+            continue
+        holding = [line for line in lines
+                   if re.search(rf"\b{re.escape(name)}\b", line, re.IGNORECASE)]
+        if not holding:
+            continue  # a name no passage holds: unknown_names decides
+        checked += 1
+        if not any(role & {_stem(w) for w in _WORDS.findall(line)} for line in holding):
+            wrong.append(name)
+    return wrong if wrong and len(wrong) == checked else []
+
+
+# A question that asks for an amount ("How much fuel was on board?"), and the words besides
+# digits in which an answer gives one ("No one was hurt", "three passengers", "оба пилота").
+_ASKS_AMOUNT = re.compile(
+    r"\bhow\s+(?:much|many)\b|(?<!\w)сколько(?!\w)|\b(?:what|which)\b[^?]*\b(?:rate|percentage|"
+    r"percent|proportion|amount|budget|cost|price|fee|sum)\b", re.I)
+_AMOUNT_WORDS = re.compile(
+    r"(?<!\w)(?:no|none|nobody|nothing|zero|nil|neither|both|all|single|once|twice|half|"
+    r"dozens?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|"
+    r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|"
+    r"billions?|ноль|нуля|один|одна|одно|одного|одной|два|две|двух|три|трёх|трех|четыре|"
+    r"четырёх|пять|шесть|семь|восемь|девять|десять|\w+надцать|двадцать|тридцать|сорок|"
+    r"пятьдесят|сто|двести|тысяч\w*|миллион\w*|никто|никого|ничего|нет|оба|обе|все|всех|"
+    r"половин\w*)(?!\w)", re.I)
+# A number that names rather than counts: "Occurrence #1", or a list's "1." on its own.
+_NUMBERED = re.compile(r"#\s?\d+|^\s*\d+[.)]\s*$")
+
+
+# A second question joined to the first: "Where did it happen, and what did it cost?"
+_COMPOUND = re.compile(r"(?:\band\b|,|;)\s*(?:where|when|who|whom|whose|why|what|which|how|где|"
+                       r"когда|кто|почему|что|какой|какая|какие|как)\b", re.I)
+
+
+def asks_amount(question: str) -> bool:
+    """Whether `question` asks for an amount and nothing else: how much, how many, what rate
+    or cost (an answer to "Where did it happen, and what did it cost?" may give the place
+    alone)."""
+    return bool(_ASKS_AMOUNT.search(question)) and not _COMPOUND.search(question)
+
+
+def states_amount(sentence: str) -> bool:
+    """Whether `sentence` gives an amount: a figure (not a citation marker, a list number or
+    an "#1") or a number word, "no one" and "both" included."""
+    body = _NUMBERED.sub(" ", without_markers(sentence))
+    return bool(figures(body) or _AMOUNT_WORDS.search(body))
+
+
+# Verbs that report an outcome, and words that compare one: a protocol plans outcomes ("to
+# improve strength", "will be observed") where a report of results writes "improved by 12
+# points". Asked for a result a protocol cannot hold, a small model reports its planned
+# threshold or sample-size figure as one ("The study achieved an MRD negativity rate of 10%").
+_OUTCOME = re.compile(r"\b(?:achieved|improved|observed|identified|showed|demonstrated|reduced|"
+                      r"increased|decreased|reached|resulted)\b", re.I)
+_COMPARED = re.compile(r"\b(?:lower|higher|greater|less|more|better|worse|fewer)\b", re.I)
+
+
+# A finding ascribed to someone: the passages must write of one in some form ("determines
+# the probable cause"); a factual report that gives no cause writes none.
+_FINDING = re.compile(r"\b(determin|conclu)\w*", re.I)
+
+
+def unreported_outcomes(sentence: str, passages: str) -> list[str]:
+    """The outcome verbs of `sentence` that no passage writes, where the sentence reports an
+    outcome with a figure or a comparison ("The score improved by 10 points.", "The bleeding
+    rate was observed to be lower.") — a result the passages do not report; and the finding
+    it ascribes ("The NTSB determined the probable cause was … 56 feet …") where no passage
+    determines or concludes anything."""
+    body = without_markers(sentence)
+    if not (figures(body) or _COMPARED.search(body)):
+        return []
+    outcomes = [verb for verb in dict.fromkeys(v.lower() for v in _OUTCOME.findall(body))
+                if not re.search(rf"\b{verb}\b", passages, re.I)]
+    findings = [m.group(0).lower() for m in _FINDING.finditer(body)
+                if not re.search(rf"\b{m.group(1)}", passages, re.I)]
+    return outcomes + findings
+
+
 @dataclass(frozen=True)
 class Grounded:
     sentences: list[str]  # the sentences kept, as given
@@ -277,7 +396,8 @@ def check_figures(sentences: Sequence[str], passages: Sequence[str], question: s
         unknown = [f for f in figures(sentence) if not values(f) & known and not _small(f)]
         unknown = (unknown or mismeasured(sentence, kinds)
                    or unknown_names(sentence, words, known, cyrillic)
-                   or quoted_labels(sentence, joined))
+                   or quoted_labels(sentence, joined) or unreported_outcomes(sentence, joined)
+                   or misnamed(sentence, question, passages))
         if sentence.strip() and states_nothing(sentence, last=i >= last):
             dropped.append((sentence, []))
         elif unknown:

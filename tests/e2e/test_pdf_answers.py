@@ -94,6 +94,10 @@ ANSWERS = {
                                   "visibility, calm wind and no precipitation.",
     # The report says neither: the figures are the model's own.
     "How much was the airplane worth?": "The airplane was worth $245,000 [1].",
+    # Asked an amount the report does not give, the model copies out the probable cause.
+    "How much fuel was on board when the airplane landed?":
+        "The probable cause was the pilot's failure to maintain directional control during "
+        "takeoff [1].",
     "Where did it happen, and what did the repairs cost?":
         "The accident happened in Seward, AK. The repairs cost $18,517 [2].",
 }
@@ -128,6 +132,15 @@ def test_an_answer_of_figures_no_page_holds_says_the_documents_do_not_say(capabl
     assert body["grounded"] is False and body["citations"] == [], body
     assert body["answer"].startswith("The documents do not say"), body["answer"]
     assert "245" not in body["answer"]
+
+
+def test_an_answer_to_how_much_that_gives_no_amount_says_the_documents_do_not_say(capable,
+                                                                              ) -> None:
+    body = ask(capable.test_client(), "How much fuel was on board when the airplane landed?")
+    assert body["grounded"] is False and body["citations"] == [], body
+    assert body["answer"].startswith("The documents do not say"), body["answer"]
+    assert "asks for an amount" in body["answer"]
+    assert any("directional control" in s for s in body["withdrawn"]), body["withdrawn"]
 
 
 def test_a_sentence_with_an_invented_figure_is_dropped_and_the_rest_kept(capable) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 
 from retrieval.answers.grounding import (
+    asks_amount,
     check_figures,
     figures,
     measured,
     mismeasured,
+    misnamed,
     names,
     quantity_kinds,
+    states_amount,
     states_nothing,
     values,
 )
@@ -177,3 +180,98 @@ def test_a_sentence_quoting_an_empty_form_field_as_its_answer_is_dropped() -> No
     kept = ['The conditions were "Visual Conditions" [1].',
             'The form gives "Condition of Light: Day" [1].']
     assert check_figures(kept, filled, "What was the weather?").sentences == kept
+
+
+@pytest.mark.parametrize("question", ["How much fuel was on board?", "how many passengers?",
+                                      "Сколько было пассажиров?"])
+def test_how_much_and_how_many_ask_for_an_amount(question) -> None:
+    assert asks_amount(question)
+
+
+@pytest.mark.parametrize("question", ["What was the weather like?", "How did it happen?",
+                                      "Где это случилось?"])
+def test_other_questions_ask_for_no_amount(question) -> None:
+    assert not asks_amount(question)
+
+
+@pytest.mark.parametrize("sentence", [
+    "The pilot had 2,319 hours [1].", "No one was injured.", "Three people were killed [2].",
+    "Both pilots survived.", "Пострадавших нет.", "На борту было два пассажира.",
+])
+def test_an_amount_is_a_figure_or_a_number_word(sentence) -> None:
+    assert states_amount(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "The probable cause was the pilot's failure to lower the landing gear [1].",
+    "Occurrence #1: WHEELS UP LANDING [2]", "1.",
+    "1. (C) WHEELS UP LANDING - INADVERTENT - PILOT IN COMMAND [3]",
+])
+def test_citations_list_numbers_and_numbered_items_are_no_amount(sentence) -> None:
+    assert not states_amount(sentence)
+
+
+def test_what_rate_or_budget_asks_for_an_amount() -> None:
+    assert asks_amount("What annualized bleeding rate was observed after switching?")
+    assert asks_amount("What total budget is requested for this study?")
+    assert not asks_amount("What phase of flight was the airplane in?")
+    assert not asks_amount("Where did it happen, and what did the repairs cost?")
+
+
+def test_an_outcome_no_passage_reports_drops_its_sentence() -> None:
+    """Seen with protocols, asked for results they cannot hold: a planned figure or the
+    protocol's aim reported as the outcome."""
+    protocol = ["Evaluate lower limb motor function using the Fugl Meyer method (total lower "
+                "limb motor score 34 points). Train 10 times for each session.",
+                "Secondary: Improve Annualized bleeding rate (ABR) with low dose emicizumab."]
+    improved = "The Fugl-Meyer score improved by 10 points in the isokinetic group [1]."
+    lower = "The annualized bleeding rate (ABR) was observed to be lower after switching [2]."
+    checked = check_figures([improved, lower, "The training is done 10 times [1]."], protocol,
+                            "How much did the Fugl-Meyer score improve?")
+    assert checked.dropped == [(improved, ["improved"]), (lower, ["observed"])]
+    # A report that writes the outcome keeps it.
+    report = ["Motor function improved by 10 points on the Fugl Meyer scale."]
+    assert check_figures([improved], report, "How much?").dropped == []
+
+
+def test_a_share_needs_a_share_or_a_table_that_writes_shares() -> None:
+    """Seen: "The blinded reviewers identified correctly 30% of post-treatment photographs."
+    from a protocol whose only 30s are follow-up days and a contents page's page number."""
+    protocol = ["Follow up visits planned for 30- and 90-days post treatment.",
+                "12.2 Investigator Records and Reports 30"]
+    claim = "The reviewers identified 30% of the photographs correctly [1]."
+    assert mismeasured(claim, quantity_kinds(protocol)) == ["30"]
+    table = ["Response rate (%) | 30 | 45"]
+    assert mismeasured(claim, quantity_kinds(table)) == []
+    assert mismeasured("It lasted 30 days [1].", quantity_kinds(protocol)) == []
+
+
+def test_a_name_held_under_another_role_is_not_the_asked_ones() -> None:
+    """Seen: "The flight instructor's name is Todd G Gunther." where the report names only its
+    investigator in charge."""
+    report = ["Pilot: | Flight Instructor | Age: | 45\n"
+              "Investigator In Charge (IIC): Todd G Gunther Report Date: 02/28/2008"]
+    question = "What was the flight instructor's name?"
+    claim = "The flight instructor's name is Todd G Gunther [1]."
+    assert misnamed(claim, question, report) == ["todd", "gunther"]
+    assert check_figures([claim], report, question).dropped == [(claim, ["todd", "gunther"])]
+    # The same name asked for under its own role stands, and so does a question for no name.
+    assert misnamed("The investigator in charge was Todd G Gunther [1].",
+                    "What is the investigator's name?", report) == []
+    assert misnamed(claim, "Who investigated?", report) == []
+    sponsor = ["Sponsor: Lutronic Inc.\nPrincipal Investigator: Dr Kim"]
+    assert misnamed("The sponsor is named Lutronic [1].", "What is the sponsor's name?",
+                    sponsor) == []
+
+
+def test_a_finding_no_passage_makes_drops_its_sentence() -> None:
+    """Seen: a factual report that gives no probable cause, its narrative restated as one."""
+    narrative = ["The aircraft struck approach lights and a fence about 56 feet prior to the "
+                 "runway threshold."]
+    claim = ("The NTSB determined the probable cause was that the aircraft struck approach "
+             "lights about 56 feet prior to the threshold [1].")
+    assert check_figures([claim], narrative, "What was the probable cause?").dropped == [
+        (claim, ["determined"])]
+    final = narrative + ["The National Transportation Safety Board determines the probable "
+                         "cause(s) of this accident to be: the pilot's misjudged approach."]
+    assert check_figures([claim], final, "What was the probable cause?").dropped == []
