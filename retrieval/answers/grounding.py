@@ -45,10 +45,17 @@ _UNFINISHED = re.compile(
     r"является|составляет)|[:—–-])\W*$", re.I)
 
 
+# Words that lead to a citation marker rather than to an answer: "… IU/m2, according to [3]."
+_CITING = re.compile(r"[\s,;(]*\b(?:according to|as (?:stated|mentioned|shown|given|described|"
+                     r"noted|listed|reported) in|as per|per|see|source:?|согласно|см\.?)\s*"
+                     r"(?=\[\d)", re.I)
+
+
 def states_nothing(sentence: str, last: bool = True) -> bool:
     """Whether `sentence` stops where its answer should be: 'The pilot's name is [1].' A
-    colon introduces what follows ("The visits are:" before a list) unless nothing does."""
-    body = without_markers(sentence).strip()
+    colon introduces what follows ("The visits are:" before a list) unless nothing does; words
+    that only lead to a source ("…, according to [3].") are not where it stops."""
+    body = without_markers(_CITING.sub(" ", sentence)).strip()
     if body.endswith(":") and not last:
         return False
     return bool(_UNFINISHED.search(body.rstrip(".!?… ")))

@@ -72,7 +72,10 @@ def test_a_sentence_that_stops_before_its_answer_is_dropped(sentence) -> None:
 
 @pytest.mark.parametrize("sentence", [
     "The pilot's name is not stated [1].", "It happened in Seward, AK [1].",
-    "The accident is described on page 3.", "Пилот не назван [1]."])
+    "The accident is described on page 3.", "Пилот не назван [1].",
+    # Seen, withdrawn as unfinished: the right dose, its source named in words.
+    "The dose of interleukin-2 is given as 2.4 x 106 IU/m2 subcutaneously, according to [3].",
+    "The visit is on day 15, as stated in [2].", "Доза — 2 мг, согласно [1]."])
 def test_a_finished_sentence_states_something(sentence) -> None:
     assert not states_nothing(sentence)
 
