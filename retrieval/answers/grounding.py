@@ -354,7 +354,7 @@ def states_amount(sentence: str) -> bool:
 # points". Asked for a result a protocol cannot hold, a small model reports its planned
 # threshold or sample-size figure as one ("The study achieved an MRD negativity rate of 10%").
 _OUTCOME = re.compile(r"\b(?:achieved|improved|observed|identified|showed|demonstrated|reduced|"
-                      r"increased|decreased|reached|resulted)\b", re.I)
+                      r"increased|decreased)\b", re.I)
 _COMPARED = re.compile(r"\b(?:lower|higher|greater|less|more|better|worse|fewer)\b", re.I)
 
 

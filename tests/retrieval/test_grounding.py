@@ -232,6 +232,9 @@ def test_an_outcome_no_passage_reports_drops_its_sentence() -> None:
     checked = check_figures([improved, lower, "The training is done 10 times [1]."], protocol,
                             "How much did the Fugl-Meyer score improve?")
     assert checked.dropped == [(improved, ["improved"]), (lower, ["observed"])]
+    # Seen withdrawn: an NTSB report's injuries, "resulted" being no study's outcome.
+    assert check_figures(["The injuries resulted in 1 fatal [2]."], ["Injuries: 1 Fatal"],
+                         "What injuries resulted?").dropped == []
     # A report that writes the outcome keeps it.
     report = ["Motor function improved by 10 points on the Fugl Meyer scale."]
     assert check_figures([improved], report, "How much?").dropped == []
