@@ -286,7 +286,7 @@ _NOT_ROLE = {_stem(w) for w in ("name", "named", "called", "what", "which", "who
                                 "this", "that", "their", "does", "имя", "зовут", "фамилия")}
 
 
-def misnamed(sentence: str, question: str, passages: Sequence[str]) -> list[str]:
+def misnamed(sentence: str, question: str, passages: str) -> list[str]:
     """Asked for the name of a role ("What was the flight instructor's name?"), the proper
     names of `sentence` that the passages write only on lines that do not mention the role
     ("Investigator In Charge (IIC): Todd G Gunther"): a name held, given for the wrong
@@ -296,19 +296,17 @@ def misnamed(sentence: str, question: str, passages: Sequence[str]) -> list[str]
     role = {_stem(w) for w in _WORDS.findall(question) if len(w) >= 4} - _NOT_ROLE
     if not role:
         return []
-    lines = [line for text in passages for line in text.splitlines()]
-    joined = "\n".join(lines)
     checked, wrong = 0, []
     for name in dict.fromkeys(names(sentence)):  # lower-cased
         # A word the passages also write in lower case ("flight") is not a name.
-        if _stem(name) in role or re.search(rf"\b{re.escape(name)}\b", joined):
+        if _stem(name) in role or re.search(rf"\b{re.escape(name)}\b", passages):
             continue
-        holding = [line for line in lines
+        holding = [line for line in passages.splitlines()
                    if re.search(rf"\b{re.escape(name)}\b", line, re.IGNORECASE)]
         if not holding:
             continue  # a name no passage holds: unknown_names decides
         checked += 1
-        if not any(role & {_stem(w) for w in _WORDS.findall(line)} for line in holding):
+        if not any(role & known_words([line]) for line in holding):
             wrong.append(name)
     return wrong if wrong and len(wrong) == checked else []
 
@@ -404,7 +402,7 @@ def check_figures(sentences: Sequence[str], passages: Sequence[str], question: s
         unknown = (unknown or mismeasured(sentence, kinds)
                    or unknown_names(sentence, words, known, cyrillic)
                    or quoted_labels(sentence, joined) or unreported_outcomes(sentence, joined)
-                   or misnamed(sentence, question, passages))
+                   or misnamed(sentence, question, joined))
         if sentence.strip() and states_nothing(sentence, last=i >= last):
             dropped.append((sentence, []))
         elif unknown:

@@ -255,7 +255,6 @@ def is_hnsw(index: Any) -> bool:
     return isinstance(faiss.downcast_index(index.index), faiss.IndexHNSW)
 
 
-
 def _restricted(index: Any, allowed: Sequence[int]) -> Any:
     selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
     inner = faiss.downcast_index(index.index)

@@ -255,17 +255,17 @@ def test_a_share_needs_a_share_or_a_table_that_writes_shares() -> None:
 def test_a_name_held_under_another_role_is_not_the_asked_ones() -> None:
     """Seen: "The flight instructor's name is Todd G Gunther." where the report names only its
     investigator in charge."""
-    report = ["Pilot: | Flight Instructor | Age: | 45\n"
-              "Investigator In Charge (IIC): Todd G Gunther Report Date: 02/28/2008"]
+    report = ("Pilot: | Flight Instructor | Age: | 45\n"
+              "Investigator In Charge (IIC): Todd G Gunther Report Date: 02/28/2008")
     question = "What was the flight instructor's name?"
     claim = "The flight instructor's name is Todd G Gunther [1]."
     assert misnamed(claim, question, report) == ["todd", "gunther"]
-    assert check_figures([claim], report, question).dropped == [(claim, ["todd", "gunther"])]
+    assert check_figures([claim], [report], question).dropped == [(claim, ["todd", "gunther"])]
     # The same name asked for under its own role stands, and so does a question for no name.
     assert misnamed("The investigator in charge was Todd G Gunther [1].",
                     "What is the investigator's name?", report) == []
     assert misnamed(claim, "Who investigated?", report) == []
-    sponsor = ["Sponsor: Lutronic Inc.\nPrincipal Investigator: Dr Kim"]
+    sponsor = "Sponsor: Lutronic Inc.\nPrincipal Investigator: Dr Kim"
     assert misnamed("The sponsor is named Lutronic [1].", "What is the sponsor's name?",
                     sponsor) == []
 
