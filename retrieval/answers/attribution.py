@@ -5,7 +5,9 @@ model wrote that match a retrieved passage are kept; an uncited sentence is matc
 passage most similar to it in embedding space, and cited only when that similarity clears a
 threshold. Numbers that match no retrieved passage are removed from the text, and where a
 sentence ends in several sources ("… in Seward, AK [1]. [2]"), those that support it clearly
-worse than the best of them are removed too: a small model cites every source it read.
+worse than the best of them are removed too: a small model cites every source it read. A
+sentence whose sources all support it clearly worse than another passage does cites that one
+instead: a small model often cites the page it read beside the one that holds the figure.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ CANDIDATE_PASSAGES = 5
 # the sentence (quotes.unit_scores: cosine, plus shares of the claim's words and numbers) within
 # this much of the best cited source's.
 TRIM_MARGIN = 0.2
+# A sentence's sources give way to another passage of the answer's when that one supports it
+# by this much more: a figure or a name of the sentence that it holds and they do not is worth
+# up to 0.5 (quotes.unit_scores). Seen: "The target enrollment is 38 participants [2]." with
+# 38 on the page before the cited one, and a report's "Dusk" cited to its first page.
+RECITE_MARGIN = 0.3
 # Units of a cited passage compared with the sentence that cites it.
 MAX_TRIM_UNITS = 200
 
@@ -77,10 +84,10 @@ def attribute(text: str, hits: list[Hit], embedder: Embeds, min_similarity: floa
               ) -> Attribution:
     sentences = split_sentences(text)
     valid = range(1, len(hits) + 1)
-    kept = trim_citations([_keep_valid_markers(_leading_to_end(s), valid) for s in sentences],
-                          hits, embedder)
+    kept, by_match = recite(
+        trim_citations([_keep_valid_markers(_leading_to_end(s), valid) for s in sentences],
+                       hits, embedder), hits, embedder)
     uncited = [i for i, s in enumerate(kept) if not cited_numbers(s) and is_claim(s)]
-    by_match: set[int] = set()
     if uncited and hits:
         claims = [kept[i].strip() for i in uncited]
         for i, best in zip(uncited, best_sources(claims, hits, embedder, min_similarity),
@@ -205,6 +212,36 @@ def trim_citations(sentences: list[str], hits: list[Hit], embedder: Embeds) -> l
         drop = {n for n, score in support.items() if score < best - TRIM_MARGIN}
         trimmed.append(_without_sources(sentence, drop) if drop else sentence)
     return trimmed
+
+
+def recite(sentences: list[str], hits: list[Hit], embedder: Embeds,
+           ) -> tuple[list[str], set[int]]:
+    """The sentences with the sources each one ends with replaced by the passage closest to
+    it that supports it RECITE_MARGIN better than all of them ('Enrollment is 38 [2].' cites
+    [3] when only passage 3 holds 38), and the numbers of the passages cited that way."""
+    ends = {i: _ending_sources(s) for i, s in enumerate(sentences)}
+    cited = [i for i, numbers in ends.items() if numbers and is_claim(sentences[i])]
+    if not cited:
+        return sentences, set()
+    claims = {i: without_markers(sentences[i]).strip() for i in cited}
+    vectors = dict(zip(cited, embedder.embed([claims[i] for i in cited]), strict=True))
+    passages = embedder.embed([hit.text for hit in hits])  # (hits, dim)
+    closest = {i: {int(n) + 1 for n in np.argsort(-(passages @ vectors[i]))[:CANDIDATE_PASSAGES]}
+               - set(ends[i]) for i in cited}
+    units = _embedded_units(hits, set().union(*closest.values(), *(ends[i] for i in cited)),
+                            embedder)
+    recited = list(sentences)
+    chosen: set[int] = set()
+    for i in cited:
+        if not closest[i]:
+            continue
+        support = {n: _support(claims[i], vectors[i], units[n])
+                   for n in closest[i] | set(ends[i])}
+        best = max(sorted(closest[i]), key=lambda n: support[n])
+        if support[best] >= max(support[n] for n in ends[i]) + RECITE_MARGIN:
+            recited[i] = _append_marker(_without_sources(sentences[i], set(ends[i])), best)
+            chosen.add(best)
+    return recited, chosen
 
 
 def _ending_sources(sentence: str) -> list[int]:
