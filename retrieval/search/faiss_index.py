@@ -7,7 +7,8 @@ so a crash mid-save leaves the previous index readable.
 Index types (DOCCHAT_INDEX_TYPE): `flat` is exact and the default; `hnsw` is a graph for large
 collections (deleting from it rebuilds the graph from its stored vectors); `ivfpq` compresses
 vectors and is trained automatically once enough exist (until then the index stays flat).
-When the installed faiss sees a GPU, searches run on a GPU copy of the index.
+When the installed faiss can use the GPU (retrieval/search/devices.py decides, once per
+process), searches run on a GPU copy of the index.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 
 import faiss as _faiss
 import numpy as np
+
+from retrieval.search.devices import Placement, faiss_placement
 
 # faiss's bundled stubs miss most of its SWIG API (IndexIDMap2.index, SearchParametersHNSW...).
 faiss: Any = _faiss
@@ -68,15 +71,18 @@ def train_ivfpq(vectors: np.ndarray, ids: np.ndarray) -> Any:
 
 class VectorIndex:
     def __init__(self, path: Path, dim: int, index_type: str = "flat", use_gpu: bool = True,
-                 lock_path: Path | None = None) -> None:
+                 lock_path: Path | None = None, gpu_temp_mb: int = 0) -> None:
         """`lock_path`: the file whose lock serializes writers (several indexes may share one);
-        by default one beside the index."""
+        by default one beside the index. `use_gpu`: search on a GPU copy when the gate
+        (devices.faiss_placement) allows it; `gpu_temp_mb`: its scratch memory (0: faiss's)."""
         if index_type not in INDEX_TYPES:
             raise ValueError(f"unknown index type {index_type!r}; choose one of {INDEX_TYPES}")
         self.path = path
         self.dim = dim
         self.index_type = index_type
-        self.use_gpu = use_gpu and gpu_count() > 0
+        self.use_gpu = use_gpu
+        self.gpu_temp_mb = gpu_temp_mb
+        self._placement: Placement | None = None
         self._lock_path = lock_path or path.with_suffix(path.suffix + ".lock")
         self._index: Any = None
         self._gpu_index: Any = None
@@ -104,6 +110,16 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return int(self._current()[0].ntotal)
+
+    @property
+    def placement(self) -> Placement:
+        """Where searches run ("gpu" or "cpu") and why."""
+        if self._placement is None:
+            if self.index_type == "hnsw":
+                self._placement = Placement("cpu", "faiss has no GPU version of an HNSW index")
+            else:
+                self._placement = faiss_placement(self.use_gpu, gpu_count())
+        return self._placement
 
     @contextmanager
     def writing(self) -> Iterator[IndexWriter]:
@@ -136,9 +152,27 @@ class VectorIndex:
             gone = version is None and self._index is not None
             if self._index is None or (version != self._version and not gone):
                 self._index = self._read_from_disk()
-                self._gpu_index = _to_gpu(self._index) if self.use_gpu else None
+                self._gpu_index = self._gpu_copy(self._index)
                 self._version = version
             return self._index, self._gpu_index
+
+    def _gpu_copy(self, index: Any) -> Any:
+        """The index on the GPU, or None where searches run on the CPU."""
+        if self.placement.device != "gpu":
+            return None
+        if is_hnsw(index):  # an HNSW file under another DOCCHAT_INDEX_TYPE
+            self._placement = Placement("cpu", "faiss has no GPU version of an HNSW index")
+            log.info("FAISS has no GPU version of an HNSW index; searching it on the CPU")
+            return None
+        try:
+            with _gpu_lock:  # the copy uses the GPU resources that searches use
+                return _to_gpu(index, self.gpu_temp_mb)
+        except RuntimeError as exc:  # faiss's own refusals (out of memory, a parameter)
+            self._placement = Placement("cpu", f"faiss could not copy the index to the GPU "
+                                               f"({exc})")
+            log.warning("FAISS could not copy the index to the GPU (%s); searching on the CPU",
+                        exc)
+            return None
 
     def _disk_version(self) -> tuple[int, int, int] | None:
         try:
@@ -187,9 +221,10 @@ class IndexWriter:
             raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
         if not len(ids):
             return
-        self.index.add_with_ids(
-            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-        )
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if not np.isfinite(vectors).all():  # faiss would store them, and rank them anywhere
+            raise ValueError("refusing to index NaN or infinite vectors")
+        self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
         self.changed = True
 
     def ids(self) -> np.ndarray:
@@ -277,16 +312,13 @@ _gpu_resources: list[Any] = []
 _gpu_lock = threading.Lock()
 
 
-def _to_gpu(index: Any) -> Any:
-    if is_hnsw(index):
-        # Asked on every reload, the copy would fail again each time and leave its partly
-        # cloned id map behind; the CPU index serves searches instead.
-        log.info("FAISS has no GPU version of an HNSW index; searching it on the CPU")
-        return None
-    try:
-        if not _gpu_resources:
-            _gpu_resources.append(faiss.StandardGpuResources())
-        return faiss.index_cpu_to_gpu(_gpu_resources[0], 0, index)
-    except (AttributeError, RuntimeError) as exc:  # a faiss-gpu without a usable device
-        log.warning("FAISS could not move the index to the GPU (%s); searching on the CPU", exc)
-        return None
+def _to_gpu(index: Any, temp_mb: int) -> Any:
+    """A GPU copy of `index`; only once faiss_placement said yes (on a GPU this faiss was not
+    built for, the copy aborts the process rather than raise). HNSW has no GPU version: the
+    caller keeps those on the CPU, so that a failed copy is not tried again on every reload."""
+    if not _gpu_resources:
+        resources = faiss.StandardGpuResources()
+        if temp_mb > 0:
+            resources.setTempMemory(temp_mb * 1024 * 1024)
+        _gpu_resources.append(resources)
+    return faiss.index_cpu_to_gpu(_gpu_resources[0], 0, index)

@@ -67,10 +67,11 @@ class VectorSpaces:
             if model not in self._spaces:
                 s = self.settings
                 embedder = self._embedders.get(model) or Embedder(
-                    model, s.embedding_device, s.embedding_batch_size)
+                    model, s.embedding_device, s.embedding_batch_size, s.embedding_precision)
                 self._embedders[model] = embedder
                 index = VectorIndex(s.index_path(model_key(model)), embedder.dim, s.index_type,
-                                    s.faiss_gpu, lock_path=s.index_lock_path)
+                                    s.faiss_gpu, lock_path=s.index_lock_path,
+                                    gpu_temp_mb=s.faiss_gpu_temp_mb)
                 self._spaces[model] = VectorSpace(model, embedder, index)
             return self._spaces[model]
 
