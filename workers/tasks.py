@@ -10,13 +10,15 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_init, worker_process_init, worker_ready
+from celery.signals import celeryd_after_setup, worker_init, worker_process_init, worker_ready
 
 from ingest.errors import DocchatError
 from retrieval.llm.client import ContextOverflow, LLMUnavailable
 from retrieval.meetings import request as meeting_request
 from retrieval.meetings.request import MeetingRequest
 from retrieval.search import rebuild
+from retrieval.search.devices import cuda_problem_in_child
+from retrieval.search.embeddings import cuda_refusal
 from retrieval.search.indexing import index_document
 from retrieval.storage.jobs import Job
 from workers import cores
@@ -294,6 +296,30 @@ def _resume_rebuild_on_start(sender: Any = None, **_: Any) -> None:
 @worker_init.connect
 def _remember_concurrency(sender: Any = None, **_: Any) -> None:
     cores.remember_concurrency(int(getattr(sender, "concurrency", 0) or 0))
+
+
+# The exit status of a worker that refuses to start for want of a working GPU (sysexits.h's
+# EX_CONFIG: a configuration the machine cannot honour).
+EXIT_NO_CUDA = 78
+
+
+@celeryd_after_setup.connect
+def _refuse_without_cuda(sender: Any = None, instance: Any = None, **_: Any) -> None:
+    """A worker told to embed on cuda (DOCCHAT_EMBEDDING_DEVICE=cuda) where CUDA does not work
+    stops here, after logging is set up and before its pool and consumer start: it would
+    otherwise take uploads from the queue it shares with working workers and fail each one as
+    an internal error. CUDA is tried in a child process: this one forks the pool, and a
+    process that initialized CUDA cannot hand it to its children."""
+    settings = getattr(getattr(instance, "app", None), "docchat_settings", None)
+    if settings is None or not settings.embedding_device.startswith("cuda"):
+        return
+    problem = cuda_problem_in_child()
+    if problem is None:
+        log.info("CUDA works: embedding on %s", settings.embedding_device)
+        return
+    log.critical("this worker stops without taking a task. %s",
+                 cuda_refusal(settings.embedding_device, problem))
+    raise SystemExit(EXIT_NO_CUDA)
 
 
 @worker_process_init.connect
