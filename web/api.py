@@ -187,6 +187,9 @@ def index_status() -> Response:
         "index_type": runtime.settings.index_type,
         "vectors": len(active.index),
         "device": active.embedder.device,
+        "precision": active.embedder.precision,
+        "faiss_device": active.index.placement.device,
+        "faiss_reason": active.index.placement.reason,
         "rebuild": rebuild.to_json() if rebuild else None,
     })
 

@@ -176,7 +176,13 @@ class IndexStatus(BaseModel):
     configured_model: str
     index_type: str
     vectors: int
-    device: str
+    device: str = Field(description="Where this process embeds: `cpu` or `cuda:0`.")
+    precision: Literal["fp32", "fp16", "bf16"] = Field(
+        description="The embedding model's precision (`DOCCHAT_EMBEDDING_PRECISION`).")
+    faiss_device: Literal["gpu", "cpu"] = Field(description="Where this process searches the "
+                                                 "index.")
+    faiss_reason: str = Field(description="Why there: the GPU and the faiss build, or why "
+                                          "not the GPU and what to install.")
     rebuild: Rebuild | None = Field(description="A rebuild under way or last failed.")
 
 
