@@ -20,7 +20,7 @@ LLAMA_SPEC = $(shell sed -n 's/^ *"\(llama-cpp-python[^"]*\)".*/\1/p' pyproject.
 # falls back to the browser's PDF viewer, and the accessibility tests fail saying to run npm ci.
 NODE_DEPS = node_modules/.installed
 
-.PHONY: serve test test-fast install lint bench clean test-tools
+.PHONY: serve test test-fast install install-gpu lint bench clean test-tools
 
 # `make serve MODEL=quality` serves Qwen2.5-Coder-1.5B-Instruct instead of the bundled SmolLM2
 # (fetched into data/models on first use, 1.1 GB; `docchat models list` shows what is here).
@@ -61,6 +61,25 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/lint-imports
 
 install: $(VENV)/.installed-serve
+
+# A CUDA machine, in place of `make install` (then `make serve` as usual): torch built for CUDA
+# 12.6 from PyTorch's index and faiss's GPU wheel (the gpu extra, CUDA 12 too: one CUDA runtime
+# in the process, where PyPI's default torch would bring CUDA 13), without faiss-cpu: both faiss
+# wheels write the same faiss/ folder, and the mix searches on the CPU. Prints at the end where
+# this machine embeds and searches. Again after pyproject.toml changes: `make install` or `make
+# serve` would put faiss-cpu back (the log and GET /api/index then say so).
+TORCH_GPU_INDEX ?= https://download.pytorch.org/whl/cu126
+FAISS_GPU_SPEC = $(shell sed -n 's/^ *"\(faiss-gpu[^"]*\)".*/\1/p' pyproject.toml)
+install-gpu: $(VENV)/.installed-gpu
+
+$(VENV)/.installed-gpu: pyproject.toml $(VENV)/.installed-llama | $(VENV)/bin/python
+	$(PIP) install --index-url "$(TORCH_GPU_INDEX)" "$(TORCH_SPEC)"
+	$(PIP) freeze | grep -i '^torch==' > $(VENV)/torch-constraint.txt
+	$(PIP) install -c $(VENV)/torch-constraint.txt -e '.[gpu]'
+	spec='$(FAISS_GPU_SPEC)' && $(PIP) uninstall -y faiss-cpu "$${spec%%[<>=!~]*}" && \
+	  $(PIP) install --no-deps "$$spec"
+	$(VENV)/bin/python -m retrieval.search.devices
+	touch $@ $(VENV)/.installed-serve
 
 # Benchmarks against the plain LangChain recipe (not part of `make test`); see the README.
 bench: $(VENV)/.installed-bench
