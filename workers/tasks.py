@@ -18,7 +18,7 @@ from retrieval.meetings import request as meeting_request
 from retrieval.meetings.request import MeetingRequest
 from retrieval.search import rebuild
 from retrieval.search.devices import cuda_problem_in_child
-from retrieval.search.embeddings import cuda_refusal
+from retrieval.search.embeddings import NonFiniteEmbeddings, cuda_refusal
 from retrieval.search.indexing import index_document
 from retrieval.storage.jobs import Job
 from workers import cores
@@ -114,6 +114,15 @@ def ingest_document(self: Task, document_id: str) -> str:
             raise
         runtime.store.mark_failed(document_id, "database_busy", str(exc))
         raise
+    except NonFiniteEmbeddings as exc:  # the server's setting, not the file: no retry helps
+        log.error("document %s not indexed: %s (task %s)", document_id, exc, self.request.id,
+                  extra={"document_id": document_id})
+        runtime.store.mark_failed(
+            document_id, "embedding_not_finite",
+            "The embedding model produced invalid numbers for this file, so it was not indexed. "
+            "This comes from a server setting, not from your file: ask your administrator to "
+            "set DOCCHAT_EMBEDDING_PRECISION=fp32, then upload the file again.",
+        )
     except Exception:
         log.exception("document %s failed unexpectedly (task %s)", document_id, self.request.id,
                       extra={"document_id": document_id})
