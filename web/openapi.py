@@ -231,7 +231,9 @@ ROUTES = (
     Route("POST", "/api/ask", "ask", "search", "A cited answer from the documents",
           description="With `stream: true` the answer is a `text/event-stream`: `event: status` "
                       'with `{"stage", "passages", "documents"}` as it moves from `searching` '
-                      "to `reading` (N passages from M documents) to `writing`, `event: token` "
+                      "to `reading` (N passages from M documents) to `writing` (and, when the "
+                      "first draft declines, `rereading` the N best passages, whose new "
+                      "tokens replace the first draft's), `event: token` "
                       'with `{"text"}` for each piece, then one `event: answer` with the final '
                       "answer object. If the LLM fails (cannot be reached, or fails mid-answer) "
                       "an `event: error` with the error object ends the stream; without "

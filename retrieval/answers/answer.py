@@ -41,6 +41,7 @@ from retrieval.answers.grounding import (
     asks_amount,
     check_figures,
     states_amount,
+    states_nothing,
 )
 from retrieval.answers.injection import neutralize
 from retrieval.answers.quotes import passage_units, supporting_quote
@@ -80,6 +81,13 @@ _HUMAN: dict[Language, str] = {
     "ru": "Источники:\n\n{sources}\n\nВопрос: {question}\n\nОтвечай только тем, что "
           "сказано в источниках, со ссылками вида [1]. Если там этого нет, скажи, что в "
           "документах об этом не сказано.\nОтвет:",
+}
+
+# Asked again of its best passages alone, the question is last and the instruction to decline
+# is not repeated after it (see `second_look`).
+_HUMAN_AGAIN: dict[Language, str] = {
+    "en": "Sources:\n\n{sources}\n\nQuestion: {question}\nAnswer:",
+    "ru": "Источники:\n\n{sources}\n\nВопрос: {question}\nОтвет:",
 }
 
 NO_SOURCES: dict[Language, str] = {
@@ -224,10 +232,14 @@ def source_block(n: int, hit: Hit) -> str:
 
 
 def build_messages(question: str, hits: list[Hit], language: Language | None = None,
-                   ) -> list[BaseMessage]:
+                   again: bool = False) -> list[BaseMessage]:
+    """The prompt: the system's rules, the numbered sources, the question; `again` for a
+    second look (`SECOND_LOOK_PASSAGES`), which does not repeat the instruction to decline
+    after the question."""
     language = language or language_of(question)
+    human = (_HUMAN_AGAIN if again else _HUMAN)[language]
     prompt = ChatPromptTemplate.from_messages(
-        [("system", SYSTEM_PROMPTS[language]), ("human", _HUMAN[language])])
+        [("system", SYSTEM_PROMPTS[language]), ("human", human)])
     sources = "\n\n".join(source_block(n, hit) for n, hit in enumerate(hits, start=1))
     return prompt.format_messages(sources=sources, question=question)
 
@@ -335,6 +347,33 @@ def relevance(question_vector: np.ndarray, unit_vectors: np.ndarray, question: s
     return max(cosine, overlap)
 
 
+# A draft that only declines, or whose sentences all stop before their answer ("The protocol
+# number is [1]."), is asked once more of this many of the best passages: a small model that
+# reads a full window declines facts a passage it ranks first holds (seen on NIH protocols:
+# a retention period, an inclusion rule, a visit schedule). The relevance gate has passed, and
+# the new draft goes through the same checks as the first; when it declines too, the first
+# stands.
+SECOND_LOOK_PASSAGES = 4
+_DECLINES = re.compile(
+    r"\b(?:do(?:es)? not (?:say|mention|specify|provide|contain|state|include|give|answer)"
+    r"|not (?:mentioned|specified|provided|stated|given|included)|no (?:information|mention)"
+    r"|(?:cannot|can'?t|unable to) (?:be )?(?:determine|find|answer)"
+    r"|не (?:сказано|указано|упоминается)|нет (?:информации|данных|сведений))\b", re.I)
+
+
+def declines(draft: str) -> bool:
+    """Whether a draft answers nothing: each sentence declines ("The documents do not say.")
+    or stops where its answer should be ("The protocol number is [1]."), or it has no words
+    but citation markers ("[4]")."""
+    sentences = [s for s in split_sentences(strip_source_tags(draft)) if s.strip()]
+    for i, sentence in enumerate(sentences):
+        body = without_markers(sentence).strip()
+        if (re.search(r"\w", body) and not _DECLINES.search(body)
+                and not states_nothing(sentence, last=i == len(sentences) - 1)):
+            return False
+    return True
+
+
 # The best chunks, and at most this many of their units, that the gate compares a question
 # with: few enough to embed in well under a second on a CPU.
 GATE_PASSAGES = 12
@@ -409,6 +448,9 @@ class Answerer:
         before and between them, a Status at each stage (callers that only want the text skip
         it). Closing the generator closes the request to the LLM server, which then stops.
 
+        A draft that declines or stops before its answer is followed by a Status "rereading"
+        and a second draft from the best passages alone (`second_look`), streamed too.
+
         The finished answer's text carries the citation markers; it may differ from the
         streamed text where a marker was added to an uncited sentence or an invented one
         removed, and where a sentence stated a figure, a name or a finding that no passage
@@ -448,6 +490,10 @@ class Answerer:
                     raise
                 ranked = fit_budget(ranked, sum(len(h.text) for h in ranked) // 2) or ranked[:1]
                 hits = in_reading_order(ranked)
+        if question.context is None and len(ranked) > 1 and declines("".join(parts)):
+            again = yield from self.second_look(query, ranked, language, question.temperature)
+            if again is not None:
+                parts, hits = again
         # The checks below read the passages, their sentences and the claims several times.
         embedder = EmbeddingMemo(self.retriever.embedder)
         checked = check_figures(split_sentences(strip_source_tags("".join(parts))),
@@ -483,6 +529,26 @@ class Answerer:
             language=language, standalone_question=query, grounded=True,
             context=[hit.ref() for hit in hits], withdrawn=withdrawn,
         )
+
+    def second_look(self, query: str, ranked: list[Hit], language: Language,
+                    temperature: float | None,
+                    ) -> Generator[str | Status, None, tuple[list[str], list[Hit]] | None]:
+        """The question asked again of the best `SECOND_LOOK_PASSAGES` passages (streamed,
+        after a "rereading" status): the new draft and its passages, or None when it declines
+        too or does not fit."""
+        best = in_reading_order(ranked[:SECOND_LOOK_PASSAGES])
+        log.info("the draft declined; asking again of the %d best passages", len(best))
+        yield Status("rereading", len(best), len({hit.document_id for hit in best}))
+        parts: list[str] = []
+        try:
+            with closing(self.chat.stream(build_messages(query, best, language, again=True),
+                                          temperature)) as pieces:
+                for piece in pieces:
+                    parts.append(piece)
+                    yield piece
+        except ContextOverflow:
+            return None
+        return None if declines("".join(parts)) else (parts, best)
 
     def answer(self, question: Question) -> Answer:
         result = None

@@ -3,7 +3,7 @@ uncited sentence is tied to the passage that supports it, if one does."""
 
 from __future__ import annotations
 
-from retrieval.answers.answer import Citation, build_messages, strip_source_tags
+from retrieval.answers.answer import Citation, build_messages, declines, strip_source_tags
 from retrieval.answers.attribution import (
     Attribution,
     attribute,
@@ -67,6 +67,23 @@ def test_sources_that_support_a_sentence_alike_are_all_kept(embedder) -> None:
     result = attribute("The engine was rated at 160 horsepower [3, 4].", twins, embedder,
                        min_similarity=0.99)
     assert result.text == "The engine was rated at 160 horsepower [3, 4]."
+
+
+def test_a_sentence_citing_a_page_without_its_figure_cites_the_page_that_holds_it(
+        embedder) -> None:
+    """Seen: "The target enrollment is 38 participants [2]." with 38 on the page before."""
+    result = attribute("The engine was rated at 160 horsepower [2].", hits(), embedder,
+                       min_similarity=0.99)
+    assert result.text == "The engine was rated at 160 horsepower [3]."
+    assert result.cited == [(3, "match")]
+
+
+def test_a_source_that_supports_its_sentence_is_kept_beside_a_twin(embedder) -> None:
+    twins = [*hits(), Hit(chunk_id=4, document_id="other", filename="copy.pdf", page=1,
+                          text=PASSAGES[1], score=0.5)]
+    for text in ("The right wing rear spar was bent [2].", "The spar was bent [4].",
+                 "The pilot lost directional control on the icy runway [1]."):
+        assert attribute(text, twins, embedder, min_similarity=0.99).text == text
 
 
 def test_markers_inside_a_sentence_cite_their_own_clause(embedder) -> None:
@@ -170,3 +187,13 @@ def test_a_source_written_before_its_sentence_moves_to_its_end(embedder) -> None
     result = attribute(" [2] The right wing rear spar was bent.", hits(), embedder,
                        min_similarity=0.99)
     assert result.text == " The right wing rear spar was bent [2]."
+
+
+def test_a_draft_declines_when_no_sentence_answers() -> None:
+    for draft in ("The documents do not say.", "The protocol number is [1].", "[4]",
+                  "The sources do not specify the retention period. The sample size is [4].",
+                  "В документах об этом не сказано.", ""):
+        assert declines(draft), draft
+    for draft in ("Dusk [1].", "The documents do not say. The site is Bethesda [2].",
+                  "Participants are followed for 12 months [3]."):
+        assert not declines(draft), draft

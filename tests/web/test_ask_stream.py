@@ -87,3 +87,37 @@ def test_a_reader_who_hangs_up_stops_the_model(app, llm: ScriptedLLM) -> None:
         llm.word_delay = 0.0
     assert request.hung_up, request.words_sent
     assert request.words_sent < len(long_answer.split(" ")) / 2
+
+
+def test_a_draft_that_only_declines_is_asked_again_of_the_best_passages(
+        app, llm: ScriptedLLM) -> None:
+    """Seen on NIH protocols: "The documents do not say." with the fact on a page it read."""
+    llm.requests.clear()
+    llm.script("The documents do not say.", ANSWER)
+    stream = events(app.test_client().post("/api/ask", json=QUESTION).get_data(as_text=True))
+    stages = [data["stage"] for name, data in stream if name == "status"]
+    assert stages == ["searching", "reading", "writing", "rereading"], stages
+    again = next(i for i, (name, data) in enumerate(stream) if data.get("stage") == "rereading")
+    assert stream[again][1]["passages"] == 2
+    assert "".join(data["text"] for name, data in stream[again:] if name == "token") == ANSWER
+    assert stream[-1][0] == "answer" and stream[-1][1]["answer"] == ANSWER
+    assert stream[-1][1]["citations"], stream[-1][1]
+    first, second = llm.requests[-2:]
+    assert "If they do not state it" in first.last
+    assert "If they do not state it" not in second.last
+    assert second.last.rstrip().endswith("Answer:")
+
+
+def test_when_the_second_look_declines_too_the_first_draft_stands(app, llm: ScriptedLLM) -> None:
+    llm.requests.clear()
+    llm.script("The documents do not say.", "The warranty period is [1].")
+    body = app.test_client().post("/api/ask", json={**QUESTION, "stream": False}).get_json()
+    assert body["answer"].startswith("The documents do not say")
+    assert "warranty period is" not in body["answer"]
+    assert len(llm.requests) == 2
+
+
+def test_an_answer_is_not_asked_again(app, llm: ScriptedLLM) -> None:
+    llm.requests.clear()
+    app.test_client().post("/api/ask", json={**QUESTION, "stream": False})
+    assert len(llm.requests) == 1

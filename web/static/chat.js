@@ -353,6 +353,7 @@ function statusText(data) {
   if (data.stage === "searching") return "Searching your documents…";
   if (data.stage === "reading") return `Reading ${plural(data.passages, "passage")} from ${plural(data.documents, "document")}…`;
   if (data.stage === "writing") return "Writing…";
+  if (data.stage === "rereading") return `Reading the ${plural(data.passages, "best passage")} again…`;
   return "";
 }
 
@@ -378,7 +379,11 @@ async function ask(index, extra = {}, again = false) {
       version.error = await errorMessage(response);
     } else {
       await readEvents(response, (name, data) => {
-        if (name === "status") $("answer-status").textContent = statusText(data);
+        if (name === "status") {
+          $("answer-status").textContent = statusText(data);
+          // The first draft declined: the second one, from the best passages, replaces it.
+          if (data.stage === "rereading") answer.textContent = "";
+        }
         else if (name === "token") answer.textContent += data.text;
         else if (name === "answer") version.answer = data;
         else if (name === "error") version.error = data.error.message;
