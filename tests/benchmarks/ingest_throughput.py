@@ -14,6 +14,7 @@ throughput on docchat's own chunks, against which the pipeline's embedding rate 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import tempfile
@@ -23,12 +24,17 @@ from pathlib import Path
 from tests.benchmarks.common import EVAL, REPO, header, langchain_embeddings, langchain_splitter
 
 
-def docchat_run(paths: list[Path], data_dir: Path) -> tuple[float, int, int, list[str]]:
+def docchat_run(paths: list[Path], data_dir: Path, concurrency: int | None = None,
+                ) -> tuple[float, int, int, list[str]]:
+    """Seconds from upload to indexed, pages, chunks and failures, through the web app and a
+    real worker (`concurrency` pool processes; docchat's default when None)."""
     from retrieval.core.settings import Settings
     from web import create_app
     from workers import worker_command
 
     settings = Settings(data_dir=data_dir, queue="bench")
+    if concurrency is not None:
+        settings = dataclasses.replace(settings, worker_concurrency=concurrency)
     env = {**os.environ, **settings.to_env()}
     worker = subprocess.Popen(
         worker_command(settings, "--loglevel", "WARNING"), env=env, cwd=REPO,

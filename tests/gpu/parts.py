@@ -388,9 +388,8 @@ def vector_index(folder: Path, vectors: np.ndarray, use_gpu: bool) -> Any:
 
 
 def searches_on_gpu(index: Any) -> bool:
-    """Whether the VectorIndex searches a GPU copy. It has no public way to say so yet: its
-    private pair (CPU index, GPU copy or None) is read here."""
-    return index._current()[1] is not None
+    """Whether the VectorIndex searches a GPU copy (after its first search)."""
+    return bool(index.placement.device == "gpu")
 
 
 def threads_search(options: Options, use_gpu: bool) -> Outcome:
@@ -507,17 +506,18 @@ def ingest(options: Options) -> Outcome:
     worker parsing in its sandbox and embedding on the GPU when torch sees one)."""
     import torch
 
-    from retrieval.core.settings import Settings
     from tests.benchmarks.ingest_throughput import docchat_run
 
     paths = pdf_paths(options.pdfs)[:options.limit or None]
     if not paths:
         return Outcome("failed", f"no PDFs under {options.pdfs}: pass --pdfs DIR")
-    elapsed, pages, chunks, failed = docchat_run(paths, options.workdir / "ingest")
+    # Parse on every core: one pool process per core (docchat's default is 2).
+    processes = os.cpu_count() or 2
+    elapsed, pages, chunks, failed = docchat_run(paths, options.workdir / "ingest", processes)
     measures = {"PDFs": len(paths), "pages indexed": pages, "chunks": chunks,
                 "s upload -> indexed": rounded(elapsed, 1), "pages/s": rounded(pages / elapsed),
                 "chunks/s": rounded(chunks / elapsed, 1), "not indexed": ", ".join(failed) or
-                "none", "pool processes": Settings().worker_concurrency, "cpus": os.cpu_count(),
+                "none", "pool processes": processes, "cpus": os.cpu_count(),
                 "torch sees a GPU": torch.cuda.is_available()}
     problems = [f"not indexed: {', '.join(failed)}"] if failed else []
     if not pages:
