@@ -28,6 +28,11 @@ MAX_RETRY_DELAY = 300
 
 
 # Seconds a new pool process may take to start (load its models) before Celery kills it.
+# Measured: a worker here (2 cores, loaded) indexes its first document 12 s after it starts,
+# model load included (`python -m tests.gpu.check --parts worker`); a GPU process adds its
+# CUDA context and the copy to the device, which the same check times on a GPU machine. Celery's
+# default of 4 s would kill such a process and start another, forever; 180 s leaves room for a
+# cold disk and a busy machine while a process that truly hangs is still replaced.
 WORKER_START_SECONDS = 180.0
 
 
