@@ -12,6 +12,7 @@ from retrieval.search.faiss_index import VectorIndex
 from retrieval.search.hybrid import Retriever, Weights
 from retrieval.search.spaces import VectorSpaces
 from retrieval.storage.accounts import AccountStore
+from retrieval.storage.embedding_cache import EmbeddingCache
 from retrieval.storage.jobs import JobStore
 from retrieval.storage.store import Store
 from retrieval.storage.webhooks import WebhookStore
@@ -38,6 +39,12 @@ class Runtime:
     @cached_property
     def webhooks(self) -> WebhookStore:
         return WebhookStore(self.settings.database_path)
+
+    @cached_property
+    def embedding_cache(self) -> EmbeddingCache | None:
+        """None when DOCCHAT_EMBEDDING_CACHE_MB is 0."""
+        size = self.settings.embedding_cache_bytes
+        return EmbeddingCache(self.settings.database_path, size) if size else None
 
     @cached_property
     def spaces(self) -> VectorSpaces:

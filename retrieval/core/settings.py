@@ -62,6 +62,9 @@ class Settings:
     # auto (fp16 on a GPU, fp32 on the CPU), fp32, fp16 or bf16.
     embedding_precision: str = "auto"
     embedding_batch_size: int = 32
+    # Vectors of chunk texts already embedded, kept in the SQLite file so that a re-upload, a
+    # re-index or a repeated part is embedded once: about this many MiB; 0 turns it off.
+    embedding_cache_mb: int = 512
     # Chunking, in tokens of the embedding model's tokenizer.
     chunk_tokens: int = 128
     chunk_overlap_tokens: int = 16
@@ -220,6 +223,10 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "docchat.sqlite"
+
+    @property
+    def embedding_cache_bytes(self) -> int:
+        return max(self.embedding_cache_mb, 0) * 1024 * 1024
 
     def chunk_sizes(self, kind: str) -> tuple[int, int]:
         """(target tokens, overlap tokens) of the chunks of a document of this kind."""

@@ -1,3 +1,4 @@
 """The SQLite file beside the index: documents and their chunk texts (`store`), meeting jobs
-(`jobs`), users and API keys (`accounts`), each collection's Slack webhook (`webhooks`) and the
-library's figures (`library_stats`). Imports `core` and `ingest` only."""
+(`jobs`), users and API keys (`accounts`), each collection's Slack webhook (`webhooks`), the
+vectors of texts already embedded (`embedding_cache`) and the library's figures
+(`library_stats`). Imports `core` and `ingest` only."""

@@ -257,10 +257,10 @@ def add_column(db: sqlite3.Connection, table: str, column: str, declaration: str
 
 
 @contextmanager
-def connect(path: Path) -> Iterator[sqlite3.Connection]:
+def connect(path: Path, timeout: float = 30) -> Iterator[sqlite3.Connection]:
     """A connection to docchat's SQLite file: rows by name, committed on success, rolled back
-    on error, closed after."""
-    db = sqlite3.connect(path, timeout=30)
+    on error, closed after; a write waits up to `timeout` seconds for another one's lock."""
+    db = sqlite3.connect(path, timeout=timeout)
     db.row_factory = sqlite3.Row
     try:
         with db:
