@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -11,8 +13,8 @@ import numpy as np
 from ingest.chunking import chunk_document
 from ingest.documents import IngestError
 from ingest.sandbox import parse_isolated
-from retrieval.search.embeddings import Embedder
-from retrieval.search.spaces import VectorSpaces
+from retrieval.search.spaces import VectorSpace, VectorSpaces
+from retrieval.storage.embedding_cache import EmbedderKey, EmbeddingCache, text_hash
 from retrieval.storage.store import WithStore, chunk_id_range
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,8 @@ class Parts(WithStore, Protocol):
 
     @property
     def spaces(self) -> VectorSpaces: ...
+    @property
+    def embedding_cache(self) -> EmbeddingCache | None: ...
 
 
 # Chunks embedded between two progress updates.
@@ -70,7 +74,8 @@ def index_document(runtime: Parts, document_id: str) -> None:
     )
     store.mark_progress(document_id, 0.4)
     texts = [c.text for c in chunks]
-    vectors = _embed_with_progress(runtime, space.embedder, document_id, texts, 0.4, 0.9)
+    cache, tally = usable_cache(runtime), EmbedTally()
+    vectors = _embed_with_progress(runtime, cache, space, document_id, texts, tally)
     try:
         ids = store.replace_chunks(record, chunks)
     except LookupError:
@@ -78,29 +83,80 @@ def index_document(runtime: Parts, document_id: str) -> None:
         return
     with runtime.spaces.writing() as (current, writer):
         if current.model != space.model:  # a rebuild switched embedding models meanwhile
-            vectors = current.embedder.embed(texts)
+            vectors = embed_texts(cache, current, texts, tally)
         writer.remove_range(*chunk_id_range(record.seq))
         # Deleted while embedding: its vectors must not outlive it.
         if store.get_document(document_id) is not None:
             writer.add(ids, vectors)
     store.mark_indexed(document_id, chunks=len(chunks))
-    log.info("document %s indexed: %s, %d chunks", document_id, document.kind, len(chunks),
+    log.info("document %s indexed: %s; %d of %d chunks embedded, %d from the cache",
+             document_id, document.kind, tally.embedded, len(chunks), tally.cached,
              extra=logged)
 
 
-def _embed_with_progress(
-    runtime: Parts, embedder: Embedder, document_id: str, texts: list[str], start: float,
-    end: float,
-) -> np.ndarray:
+def _embed_with_progress(runtime: Parts, cache: EmbeddingCache | None, space: VectorSpace,
+                         document_id: str, texts: list[str], tally: EmbedTally,
+                         start: float = 0.4, end: float = 0.9) -> np.ndarray:
     """(len(texts), dim) float32; progress moves from `start` to `end` as batches finish."""
     parts = []
     for first in range(0, len(texts), _PROGRESS_BATCH):
-        parts.append(embedder.embed(texts[first:first + _PROGRESS_BATCH]))
+        parts.append(embed_texts(cache, space, texts[first:first + _PROGRESS_BATCH], tally))
         done = min(first + _PROGRESS_BATCH, len(texts)) / len(texts)
         runtime.store.mark_progress(document_id, start + (end - start) * done)
     if not parts:
-        return embedder.embed([])
+        return space.embedder.embed([])
     return np.concatenate(parts)
+
+
+@dataclass
+class EmbedTally:
+    """Texts of a document (or a rebuild) embedded now, and those whose vector came from the
+    cache (a text repeated within one batch is embedded once and counted once)."""
+
+    embedded: int = 0
+    cached: int = 0
+
+
+def usable_cache(runtime: Parts) -> EmbeddingCache | None:
+    """The embedding cache, or None when it is off or its tables cannot be reached (logged):
+    indexing then embeds everything, as without a cache."""
+    try:
+        return runtime.embedding_cache
+    except sqlite3.Error as exc:
+        log.warning("embedding cache unavailable, embedding without it: %s", exc)
+        return None
+
+
+def embed_texts(cache: EmbeddingCache | None, space: VectorSpace, texts: list[str],
+                tally: EmbedTally) -> np.ndarray:
+    """(len(texts), dim) float32 vectors of `space`'s model: each distinct text's from the
+    cache when it holds one, else embedded now and added. A cache that cannot be read or
+    written is logged and passed by; the vectors are the same either way."""
+    embedder = space.embedder
+    if cache is None or not texts:
+        tally.embedded += len(texts)
+        return embedder.embed(texts)
+    distinct = list(dict.fromkeys(texts))
+    hashes = [text_hash(text) for text in distinct]
+    key = EmbedderKey(space.model, embedder.precision, embedder.dim)
+    try:
+        found = cache.lookup(key, hashes)
+    except sqlite3.Error as exc:
+        log.warning("embedding cache unreadable, embedding %d texts without it: %s",
+                    len(distinct), exc)
+        found = {}
+    missing = [i for i, digest in enumerate(hashes) if digest not in found]
+    tally.cached += len(distinct) - len(missing)
+    tally.embedded += len(missing)
+    if missing:
+        fresh = embedder.embed([distinct[i] for i in missing])
+        try:
+            cache.add(key, [hashes[i] for i in missing], fresh)
+        except sqlite3.Error as exc:
+            log.warning("embedding cache not written (%d vectors): %s", len(missing), exc)
+        found.update(zip((hashes[i] for i in missing), fresh, strict=True))
+    by_text = {text: found[digest] for text, digest in zip(distinct, hashes, strict=True)}
+    return np.stack([by_text[text] for text in texts])
 
 
 def delete_document(runtime: Parts, document_id: str) -> bool:
