@@ -1,5 +1,6 @@
 """Prometheus metrics at GET /metrics: the HTTP requests and LLM requests of this process, and,
-read when scraped, the queue depth, the documents by status and the pages ingested. They count
+read when scraped, the queue depth, the documents by status, the pages ingested and the
+embedding cache's hits and misses (counted by the workers in the store). They count
 every workspace together, so with logins on only administrators and the scrape token read them.
 
 Counters live in each process. `docchat serve` runs one gunicorn process (with threads), so
@@ -30,6 +31,7 @@ from prometheus_client.registry import Collector
 
 from retrieval.llm.client import LLMCall, add_llm_listener
 from retrieval.runtime import Runtime
+from retrieval.storage.embedding_cache import cache_totals
 from retrieval.storage.library_stats import library_stats
 from web.context import current_runtime
 from web.errors import ApiError
@@ -149,6 +151,7 @@ class _LibraryAndQueue(Collector):
             # documents lowers it, which Prometheus takes for a counter reset.
             yield CounterMetricFamily("docchat_ingested_pages", "Pages of indexed PDFs",
                                       value=stats.indexed_pages)
+            yield from self._embedding_cache()
         try:
             depth = queue_depth(settings)
         except BrokerUnavailable as exc:
@@ -158,3 +161,19 @@ class _LibraryAndQueue(Collector):
                                       labels=["queue"])
             queue.add_metric([settings.queue], depth)
             yield queue
+
+    def _embedding_cache(self) -> Iterable[Metric]:
+        """The workers count in the store's totals row as they index, so every process that
+        indexes is in it whatever multiprocess setting the web app has."""
+        try:
+            totals = cache_totals(self.runtime.settings.database_path)
+        except sqlite3.Error as exc:
+            log.warning("metrics: the embedding cache's totals cannot be read: %s", exc)
+            return
+        yield CounterMetricFamily("docchat_embedding_cache_hits", "Chunk texts whose vector "
+                                  "came from the embedding cache", value=totals.hits)
+        yield CounterMetricFamily("docchat_embedding_cache_misses", "Chunk texts embedded (and "
+                                  "added to the cache)", value=totals.misses)
+        yield GaugeMetricFamily("docchat_embedding_cache_bytes", "What the embedding cache's "
+                                "rows take, as counted against DOCCHAT_EMBEDDING_CACHE_MB",
+                                value=totals.bytes)

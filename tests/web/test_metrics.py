@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
 import redis
 from langchain_core.messages import HumanMessage
 from prometheus_client.parser import text_string_to_metric_families
 
 from retrieval.core.settings import Settings
 from retrieval.llm.client import ChatModel, LLMUnavailable
+from retrieval.storage.embedding_cache import EmbedderKey, EmbeddingCache, text_hash
 from tests.conftest import free_port, store_upload, text_pdf
 from web import create_app
 from workers import INGEST_TASK
@@ -76,6 +78,25 @@ def test_documents_by_status_and_ingested_pages_come_from_the_store(tmp_path) ->
     assert value(samples, "docchat_documents", status="queued") == 1
     assert value(samples, "docchat_documents", status="failed") == 0
     assert value(samples, "docchat_ingested_pages_total") == 3
+
+
+def test_embedding_cache_hits_and_misses_come_from_the_store(tmp_path) -> None:
+    app = embedded_app(tmp_path)
+    client = app.test_client()
+    before = scrape(client)  # no worker has made the cache's tables yet
+    assert ("docchat_embedding_cache_hits_total", frozenset()) in before
+    assert value(before, "docchat_embedding_cache_hits_total") == 0
+    # What a worker process does as it indexes: its own connection to the same file.
+    worker_side = EmbeddingCache(app.extensions["docchat"].settings.database_path, 1 << 20)
+    key = EmbedderKey("", "fp32", 4)
+    digests = [text_hash("Probable cause."), text_hash("Findings.")]
+    worker_side.add(key, digests, np.ones((2, 4), dtype=np.float32))
+    worker_side.lookup(key, digests)
+    worker_side.lookup(key, digests[:1])
+    after = scrape(client)
+    assert value(after, "docchat_embedding_cache_hits_total") == 3
+    assert value(after, "docchat_embedding_cache_misses_total") == 2
+    assert value(after, "docchat_embedding_cache_bytes") == 2 * key.row_bytes
 
 
 def test_queue_depth_counts_tasks_waiting_in_the_embedded_broker(tmp_path) -> None:
