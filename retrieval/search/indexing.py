@@ -75,7 +75,8 @@ def index_document(runtime: Parts, document_id: str) -> None:
     store.mark_progress(document_id, 0.4)
     texts = [c.text for c in chunks]
     cache, tally = usable_cache(runtime), EmbedTally()
-    vectors = _embed_with_progress(runtime, cache, space, document_id, texts, tally)
+    vectors = _embed_with_progress(runtime, cache, space, document_id, texts, tally,
+                                   record.workspace)
     try:
         ids = store.replace_chunks(record, chunks)
     except LookupError:
@@ -83,7 +84,7 @@ def index_document(runtime: Parts, document_id: str) -> None:
         return
     with runtime.spaces.writing() as (current, writer):
         if current.model != space.model:  # a rebuild switched embedding models meanwhile
-            vectors = embed_texts(cache, current, texts, tally)
+            vectors = embed_texts(cache, current, texts, tally, record.workspace)
         writer.remove_range(*chunk_id_range(record.seq))
         # Deleted while embedding: its vectors must not outlive it.
         if store.get_document(document_id) is not None:
@@ -96,11 +97,12 @@ def index_document(runtime: Parts, document_id: str) -> None:
 
 def _embed_with_progress(runtime: Parts, cache: EmbeddingCache | None, space: VectorSpace,
                          document_id: str, texts: list[str], tally: EmbedTally,
-                         start: float = 0.4, end: float = 0.9) -> np.ndarray:
+                         workspace: str, start: float = 0.4, end: float = 0.9) -> np.ndarray:
     """(len(texts), dim) float32; progress moves from `start` to `end` as batches finish."""
     parts = []
     for first in range(0, len(texts), _PROGRESS_BATCH):
-        parts.append(embed_texts(cache, space, texts[first:first + _PROGRESS_BATCH], tally))
+        parts.append(embed_texts(cache, space, texts[first:first + _PROGRESS_BATCH], tally,
+                                 workspace))
         done = min(first + _PROGRESS_BATCH, len(texts)) / len(texts)
         runtime.store.mark_progress(document_id, start + (end - start) * done)
     if not parts:
@@ -128,16 +130,16 @@ def usable_cache(runtime: Parts) -> EmbeddingCache | None:
 
 
 def embed_texts(cache: EmbeddingCache | None, space: VectorSpace, texts: list[str],
-                tally: EmbedTally) -> np.ndarray:
+                tally: EmbedTally, workspace: str) -> np.ndarray:
     """(len(texts), dim) float32 vectors of `space`'s model: each distinct text's from the
-    cache when it holds one, else embedded now and added. A cache that cannot be read or
-    written is logged and passed by; the vectors are the same either way."""
+    cache when it holds one for `workspace`, else embedded now and added. A cache that cannot
+    be read or written is logged and passed by; the vectors are the same either way."""
     embedder = space.embedder
     if cache is None or not texts:
         tally.embedded += len(texts)
         return embedder.embed(texts)
     distinct = list(dict.fromkeys(texts))
-    hashes = [text_hash(text) for text in distinct]
+    hashes = [text_hash(text, workspace) for text in distinct]
     key = EmbedderKey(space.model, embedder.precision, embedder.dim)
     try:
         found = cache.lookup(key, hashes)
@@ -159,14 +161,28 @@ def embed_texts(cache: EmbeddingCache | None, space: VectorSpace, texts: list[st
     return np.stack([by_text[text] for text in texts])
 
 
+def _forget_vectors(runtime: Parts, workspace: str, texts: set[str]) -> None:
+    """Delete a deleted document's cached vectors (another document of the workspace with the
+    same text is embedded again at its next re-index, nothing worse)."""
+    cache = usable_cache(runtime)
+    if cache is None or not texts:
+        return
+    try:
+        cache.forget([text_hash(text, workspace) for text in texts])
+    except sqlite3.Error as exc:  # logged loudly: the vectors stay until evicted
+        log.error("the deleted document's cached vectors could not be deleted: %s", exc)
+
+
 def delete_document(runtime: Parts, document_id: str) -> bool:
     """Remove a document's vectors, chunk rows, record and stored file; False if unknown."""
     record = runtime.store.get_document(document_id)
     if record is None:
         return False
+    texts = {c.text for c in runtime.store.chunks_in_range(document_id, 0, 2**62)}
     with runtime.spaces.writing() as (_, writer):
         writer.remove_range(*chunk_id_range(record.seq))
         runtime.store.delete_document(document_id)
     Path(record.stored_path).unlink(missing_ok=True)
+    _forget_vectors(runtime, record.workspace, texts)
     log.info("document %s deleted", document_id, extra={"document_id": document_id})
     return True

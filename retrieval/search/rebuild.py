@@ -130,8 +130,12 @@ def _catch_up(runtime: Parts, space: VectorSpace, writer: IndexWriter,
                     cache, tally)
 
 
-def _embed_into(space: VectorSpace, writer: IndexWriter, texts: dict[int, str],
+def _embed_into(space: VectorSpace, writer: IndexWriter, texts: dict[int, tuple[str, str]],
                 cache: EmbeddingCache | None, tally: EmbedTally) -> None:
-    ids = sorted(texts)
-    if ids:
-        writer.add(ids, embed_texts(cache, space, [texts[i] for i in ids], tally))
+    """Add the vectors of chunks given as id -> (workspace, text), each workspace's texts
+    looked up in the cache under its own key."""
+    by_workspace: dict[str, list[int]] = {}
+    for i in sorted(texts):
+        by_workspace.setdefault(texts[i][0], []).append(i)
+    for workspace, ids in by_workspace.items():
+        writer.add(ids, embed_texts(cache, space, [texts[i][1] for i in ids], tally, workspace))

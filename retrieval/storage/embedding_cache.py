@@ -1,7 +1,9 @@
 """Vectors of texts already embedded, kept in docchat's SQLite file by embedding model and the
-text's SHA-256, so that a re-upload, a re-index or a report's repeated parts are embedded once
-(LangChain's CacheBackedEmbeddings, in docchat's own store). Bounded in size: the least
-recently used rows go first."""
+SHA-256 of the workspace and the text, so that a re-upload, a re-index or a report's repeated
+parts are embedded once (LangChain's CacheBackedEmbeddings, in docchat's own store). Each
+workspace finds only its own texts: a cache shared across teams would let one team learn, from
+how fast its upload is indexed, whether another holds a text. Deleting a document deletes its
+vectors. Bounded in size: the least recently used rows go first."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from retrieval.storage.store import SQLiteTables, connect
 
 _SCHEMA = """
 -- One vector per embedding model, precision, dimension and text: `text_hash` is the SHA-256 of
--- the exact string the model was given (UTF-8), `vector` dim float32 little-endian. `used_at`
+-- the workspace and the exact string the model was given (text_hash()), `vector` dim float32
+-- little-endian. `used_at`
 -- (seconds since the epoch, refreshed at most every TOUCH_SECONDS) orders eviction.
 CREATE TABLE IF NOT EXISTS embedding_cache (
     id INTEGER PRIMARY KEY,
@@ -78,10 +81,12 @@ class CacheTotals:
     bytes: int  # what the rows take, as counted against the bound
 
 
-def text_hash(text: str) -> bytes:
-    """SHA-256 of the exact text: nothing is normalized, since any change to the string the
-    model reads (case, spaces) can change its vector."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+def text_hash(text: str, workspace: str) -> bytes:
+    """SHA-256 of the workspace and the exact text: the text is not normalized, since any
+    change to the string the model reads (case, spaces) can change its vector; the workspace
+    keeps each team's vectors to its own uploads."""
+    return hashlib.sha256(workspace.encode("utf-8", "surrogatepass") + b"\0"
+                          + text.encode("utf-8", "surrogatepass")).digest()
 
 
 def _vector_bytes(vector: np.ndarray) -> bytes:
@@ -184,6 +189,23 @@ class EmbeddingCache(SQLiteTables):
                 db.executemany("DELETE FROM embedding_cache WHERE id = ?", doomed)
                 db.execute("UPDATE embedding_cache_totals SET bytes = MAX(bytes - ?, 0)",
                            (freed,))
+
+    def forget(self, hashes: Sequence[bytes]) -> int:
+        """Delete the vectors of these text hashes, of every model (a deleted document's: its
+        vectors must not outlive it); how many rows went."""
+        gone = 0
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            for first in range(0, len(hashes), _PER_QUERY):
+                part = list(hashes[first:first + _PER_QUERY])
+                where = f"text_hash IN ({','.join('?' * len(part))})"
+                freed = int(db.execute(f"SELECT COALESCE(SUM(4 * dim + ?), 0) FROM"
+                                       f" embedding_cache WHERE {where}",
+                                       [ROW_OVERHEAD_BYTES, *part]).fetchone()[0])
+                gone += db.execute(f"DELETE FROM embedding_cache WHERE {where}", part).rowcount
+                db.execute("UPDATE embedding_cache_totals SET bytes = MAX(bytes - ?, 0)",
+                           (freed,))
+        return gone
 
     def keep_only(self, model: str) -> int:
         """Delete the vectors of every embedding model but `model` (after a rebuild switched

@@ -439,15 +439,16 @@ class Store(SQLiteTables):
         with self._connect() as db:
             return [row[0] for row in db.execute("SELECT id FROM chunks ORDER BY id")]
 
-    def chunk_texts(self, ids: Sequence[int]) -> dict[int, str]:
-        """Texts of the chunk rows among `ids` that still exist."""
+    def chunk_texts(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """(workspace, text) of the chunk rows among `ids` that still exist."""
         if not ids:
             return {}
         with self._connect() as db:
             rows = db.execute(
-                f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(ids))})",
+                "SELECT c.id, d.workspace, c.text FROM chunks c JOIN documents d"
+                f" ON d.id = c.document_id WHERE c.id IN ({','.join('?' * len(ids))})",
                 list(ids)).fetchall()
-        return {row[0]: row[1] for row in rows}
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     # ---- which embedding model serves searches, and a rebuild for another one ----
 

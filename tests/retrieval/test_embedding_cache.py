@@ -12,7 +12,7 @@ import pytest
 
 from retrieval.core.settings import Settings
 from retrieval.runtime import Runtime
-from retrieval.search.indexing import EmbedTally, embed_texts, index_document
+from retrieval.search.indexing import EmbedTally, delete_document, embed_texts, index_document
 from retrieval.search.rebuild import rebuild_index
 from retrieval.storage.embedding_cache import (
     CacheTotals,
@@ -21,8 +21,10 @@ from retrieval.storage.embedding_cache import (
     cache_totals,
     text_hash,
 )
-from tests.conftest import EVERYTHING, store_upload
+from tests.conftest import EVERYTHING, REPO, store_upload
 from tests.retrieval.test_rebuild import other_model  # noqa: F401 - a fixture used below
+
+HANDBOOK = REPO / "tests" / "data" / "handbook.md"
 
 
 class CountingEmbedder:
@@ -84,6 +86,35 @@ def test_the_same_document_in_another_collection_is_embedded_once(
     assert counting.texts == [] and runtime.store.get_document(first).status == "indexed"
 
 
+def test_another_workspace_never_gets_a_workspaces_vectors(tmp_path, counting,
+                                                          ntsb_pdf) -> None:
+    """Shared across teams, how fast an upload is indexed would tell one team whether another
+    holds a text."""
+    runtime = counted_runtime(tmp_path, counting)
+    texts = chunk_texts(runtime, indexed(runtime, ntsb_pdf, "reports"))
+    counting.texts.clear()
+    record = store_upload(runtime, ntsb_pdf, collection="reports", workspace="other-team")
+    index_document(runtime, record.id)
+    assert sorted(counting.texts) == sorted(set(texts))
+    assert cache_totals(runtime.settings.database_path).hits == 0
+
+
+def test_deleting_a_document_deletes_its_cached_vectors(tmp_path, counting, ntsb_pdf) -> None:
+    runtime = counted_runtime(tmp_path, counting)
+    kept = indexed(runtime, HANDBOOK, "a")
+    gone = indexed(runtime, ntsb_pdf, "a")
+    texts = set(chunk_texts(runtime, gone))
+    key = EmbedderKey("", counting.precision, counting.dim)
+    held = runtime.embedding_cache.lookup(key, [text_hash(t, "default") for t in texts])
+    assert len(held) == len(texts)
+    assert delete_document(runtime, gone)
+    assert runtime.embedding_cache.lookup(key, [text_hash(t, "default") for t in texts]) == {}
+    others = set(chunk_texts(runtime, kept))
+    assert len(runtime.embedding_cache.lookup(
+        key, [text_hash(t, "default") for t in others])) == len(others)
+    assert runtime.embedding_cache.totals().bytes == len(others) * key.row_bytes
+
+
 def test_a_cached_vector_is_bitwise_the_one_computed(tmp_path, counting, embedder,
                                                      ntsb_pdf) -> None:
     runtime = counted_runtime(tmp_path, counting)
@@ -91,25 +122,25 @@ def test_a_cached_vector_is_bitwise_the_one_computed(tmp_path, counting, embedde
     assert len(texts) < 256  # one batch of indexing: the same call as here
     fresh = embedder.embed(texts)
     key = EmbedderKey("", embedder.precision, embedder.dim)
-    cached = runtime.embedding_cache.lookup(key, [text_hash(t) for t in texts])
+    cached = runtime.embedding_cache.lookup(key, [text_hash(t, "default") for t in texts])
     assert len(cached) == len(texts)
     for text, vector in zip(texts, fresh, strict=True):
-        stored = cached[text_hash(text)]
+        stored = cached[text_hash(text, "default")]
         assert stored.dtype == np.float32 and stored.tobytes() == vector.tobytes()
 
 
 def test_no_other_model_precision_or_size_gets_a_models_vectors(tmp_path) -> None:
     cache = EmbeddingCache(tmp_path / "db.sqlite", 1 << 20)
     key = EmbedderKey("", "fp32", 4)
-    digest = text_hash("Probable cause: loss of engine power.")
+    digest = text_hash("Probable cause: loss of engine power.", "default")
     cache.add(key, [digest], np.ones((1, 4), dtype=np.float32))
     assert list(cache.lookup(key, [digest])) == [digest]
     for other in (EmbedderKey("/models/e5", "fp32", 4), EmbedderKey("", "fp16", 4),
                   EmbedderKey("", "fp32", 8)):
         assert cache.lookup(other, [digest]) == {}
     # Texts are not normalized: a text that differs only in case or spacing is another text.
-    assert cache.lookup(key, [text_hash("probable cause: loss of engine power.")]) == {}
-    assert cache.lookup(key, [text_hash("Probable cause: loss of engine power. ")]) == {}
+    assert cache.lookup(key, [text_hash("probable cause: loss of engine power.", "default")]) == {}
+    assert cache.lookup(key, [text_hash("Probable cause: loss of engine power. ", "default")]) == {}
 
 
 def test_a_rebuild_to_a_new_model_fills_its_own_entries_and_drops_the_old(
@@ -138,14 +169,14 @@ def test_a_rebuild_to_a_new_model_fills_its_own_entries_and_drops_the_old(
 def test_the_size_bound_evicts_the_least_recently_used(tmp_path) -> None:
     key = EmbedderKey("", "fp32", 4)
     cache = EmbeddingCache(tmp_path / "db.sqlite", 10 * key.row_bytes)
-    digests = [text_hash(f"text {i}") for i in range(10)]
+    digests = [text_hash(f"text {i}", "default") for i in range(10)]
     cache.add(key, digests, np.arange(40, dtype=np.float32).reshape(10, 4))
     with sqlite3.connect(cache.path) as db:  # used in order, two hours ago and before
         db.executemany("UPDATE embedding_cache SET used_at = ? WHERE text_hash = ?",
                        [(1000.0 + i, d) for i, d in enumerate(digests)])
     assert cache.totals().bytes == 10 * key.row_bytes  # at the bound, not over it
     cache.lookup(key, digests[:1])  # the oldest is read again: now the most recent
-    newcomers = [text_hash(f"new {i}") for i in range(3)]
+    newcomers = [text_hash(f"new {i}", "default") for i in range(3)]
     cache.add(key, newcomers, np.zeros((3, 4), dtype=np.float32))
     # 13 rows over a bound of 10: the least recently used go until 9 (90%) are left.
     kept = cache.lookup(key, digests + newcomers)
@@ -170,7 +201,7 @@ def test_a_damaged_row_is_embedded_again_and_rewritten(tmp_path, counting, ntsb_
     damaged = texts[:2]
     with sqlite3.connect(runtime.settings.database_path) as db:
         db.executemany("UPDATE embedding_cache SET vector = x'00ff' WHERE text_hash = ?",
-                       [(text_hash(t),) for t in damaged])
+                       [(text_hash(t, "default"),) for t in damaged])
     counting.texts.clear()
     indexed(runtime, ntsb_pdf, "b")
     assert counting.texts == damaged
@@ -183,14 +214,14 @@ def test_a_locked_database_falls_back_to_embedding(tmp_path, runtime, embedder, 
     cache = EmbeddingCache(runtime.settings.database_path, 1 << 20, busy_seconds=0.1)
     space = runtime.spaces.active()
     held = ["The airplane nosed over.", "Fuel on board: 20 gallons."]
-    embed_texts(cache, space, held, EmbedTally())
+    embed_texts(cache, space, held, EmbedTally(), "default")
     lock = sqlite3.connect(runtime.settings.database_path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")  # another process writing, for longer than the cache waits
     try:
         with caplog.at_level(logging.WARNING, logger="retrieval.search.indexing"):
             texts = [*held, "The pilot held a private certificate."]
             tally = EmbedTally()
-            vectors = embed_texts(cache, space, texts, tally)
+            vectors = embed_texts(cache, space, texts, tally, "default")
     finally:
         lock.rollback()
         lock.close()
