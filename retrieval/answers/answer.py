@@ -46,7 +46,7 @@ from retrieval.answers.grounding import (
 from retrieval.answers.injection import neutralize
 from retrieval.answers.quotes import passage_units, supporting_quote
 from retrieval.core.language import Language, language_of
-from retrieval.llm.client import ChatModel, ContextOverflow, estimate_tokens
+from retrieval.llm.client import ChatModel, ContextOverflow, LLMUnavailable, estimate_tokens
 from retrieval.search.embeddings import EmbeddingMemo, Embeds
 from retrieval.search.hybrid import Hit, PassageRef, Retriever, fit_budget
 from retrieval.storage.store import ChunkFilter
@@ -535,7 +535,7 @@ class Answerer:
                     ) -> Generator[str | Status, None, tuple[list[str], list[Hit]] | None]:
         """The question asked again of the best `SECOND_LOOK_PASSAGES` passages (streamed,
         after a "rereading" status): the new draft and its passages, or None when it declines
-        too or does not fit."""
+        too, does not fit, or the model fails meanwhile (the first draft stands then)."""
         best = in_reading_order(ranked[:SECOND_LOOK_PASSAGES])
         log.info("the draft declined; asking again of the %d best passages", len(best))
         yield Status("rereading", len(best), len({hit.document_id for hit in best}))
@@ -546,7 +546,8 @@ class Answerer:
                 for piece in pieces:
                     parts.append(piece)
                     yield piece
-        except ContextOverflow:
+        except (ContextOverflow, LLMUnavailable) as exc:
+            log.warning("the second look failed (%s); the first draft stands", exc)
             return None
         return None if declines("".join(parts)) else (parts, best)
 

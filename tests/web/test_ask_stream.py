@@ -12,7 +12,7 @@ import pytest
 from retrieval.core.settings import Settings
 from retrieval.search.indexing import index_document
 from tests.conftest import text_pdf, upload_bytes
-from tests.scripted_llm import MODEL, ScriptedLLM
+from tests.scripted_llm import MODEL, SERVER_ERROR, ScriptedLLM
 from web import create_app
 
 QUESTION = {"question": "How long is the hardware warranty period?", "stream": True}
@@ -121,3 +121,14 @@ def test_an_answer_is_not_asked_again(app, llm: ScriptedLLM) -> None:
     llm.requests.clear()
     app.test_client().post("/api/ask", json={**QUESTION, "stream": False})
     assert len(llm.requests) == 1
+
+
+def test_a_second_look_the_model_fails_leaves_the_first_draft(app, llm: ScriptedLLM) -> None:
+    llm.requests.clear()
+    # Every request of the second look fails as a server that fell over does, retries too.
+    llm.when(lambda request: "If they do not state it" not in request.last, SERVER_ERROR,
+             times=2)
+    llm.script("The documents do not say.")
+    stream = events(app.test_client().post("/api/ask", json=QUESTION).get_data(as_text=True))
+    assert [name for name, _ in stream][-1] == "answer", stream
+    assert stream[-1][1]["answer"].startswith("The documents do not say")
