@@ -8,10 +8,14 @@ tests pose as an H100 or an A100; the child process, the installed faiss and the
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
-from retrieval.search import devices
+from retrieval.search import devices, faiss_index
 from retrieval.search.devices import (
     CudaBuild,
     Placement,
@@ -135,3 +139,45 @@ def test_non_finite_vectors_never_reach_the_index(tmp_path) -> None:
     with pytest.raises(ValueError, match="NaN or infinite"), index.writing() as writer:
         writer.add([1, 2], poisoned)
     assert len(index) == 0
+
+
+class OneAtATimeGPU:
+    """Stands in for faiss's GPU copy (no GPU here): searches the CPU index, slowly, and
+    records how many callers were inside it at once; faiss's GPU indexes and their resources
+    are not thread-safe, even to search."""
+
+    inside = 0
+    most = 0
+
+    def __init__(self, index) -> None:
+        self.index = index
+        self._count = threading.Lock()
+
+    def search(self, vectors, k):
+        with self._count:
+            OneAtATimeGPU.inside += 1
+            OneAtATimeGPU.most = max(OneAtATimeGPU.most, OneAtATimeGPU.inside)
+        time.sleep(0.002)
+        try:
+            return self.index.search(vectors, k)
+        finally:
+            with self._count:
+                OneAtATimeGPU.inside -= 1
+
+
+def test_eight_threads_search_a_gpu_copy_one_at_a_time_with_the_same_results(
+        tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(faiss_index, "_to_gpu", lambda index, temp_mb: OneAtATimeGPU(index))
+    index = VectorIndex(tmp_path / "index.faiss", 16)
+    index._placement = Placement("gpu", "posed: a GPU the gate allowed")
+    vectors = np.random.default_rng(7).standard_normal((500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with index.writing() as writer:
+        writer.add(list(range(500)), vectors)
+    alone = [index.search(v, 10) for v in vectors[:40]]
+    assert isinstance(index._current()[1], OneAtATimeGPU)
+    OneAtATimeGPU.most = 0
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda v: index.search(v, 10), list(vectors[:40]) * 4))
+    assert together == alone * 4
+    assert OneAtATimeGPU.most == 1
