@@ -351,14 +351,26 @@ def relevance(question_vector: np.ndarray, unit_vectors: np.ndarray, question: s
 # number is [1]."), is asked once more of this many of the best passages: a small model that
 # reads a full window declines facts a passage it ranks first holds (seen on NIH protocols:
 # a retention period, an inclusion rule, a visit schedule). The relevance gate has passed, and
-# the new draft goes through the same checks as the first; when it declines too, the first
-# stands.
+# the new draft goes through the same checks as the first. It overrules the model's own
+# refusal, so it must not decline anywhere (seen: "… is not provided in the given sources."
+# followed by the report's boilerplate copied out) and must say something the question does
+# not ("The student pilot's name is Student."); else the first stands.
 SECOND_LOOK_PASSAGES = 4
 _DECLINES = re.compile(
     r"\b(?:do(?:es)? not (?:say|mention|specify|provide|contain|state|include|give|answer)"
     r"|not (?:mentioned|specified|provided|stated|given|included)|no (?:information|mention)"
     r"|(?:cannot|can'?t|unable to) (?:be )?(?:determine|find|answer)"
     r"|не (?:сказано|указано|упоминается)|нет (?:информации|данных|сведений))\b", re.I)
+
+
+def says_more_than(draft: str, question: str) -> bool:
+    """Whether the draft holds a word of four letters or more (cut to five, as topic_words
+    does) or a number that the question does not: 'The student pilot's name is Student.'
+    only gives the question back."""
+    text = without_markers(strip_source_tags(draft))
+    asked = topic_words(question) | set(re.findall(r"\d+", question))
+    said = topic_words(text) | set(re.findall(r"\d+", text))
+    return bool(said - asked)
 
 
 def declines(draft: str) -> bool:
@@ -549,7 +561,14 @@ class Answerer:
         except (ContextOverflow, LLMUnavailable) as exc:
             log.warning("the second look failed (%s); the first draft stands", exc)
             return None
-        return None if declines("".join(parts)) else (parts, best)
+        draft = "".join(parts)
+        if _DECLINES.search(without_markers(draft)) or declines(draft):
+            log.info("the second look declined too: %r", draft[:300])
+            return None
+        if not says_more_than(draft, query):
+            log.info("the second look only gave the question back: %r", draft[:300])
+            return None
+        return parts, best
 
     def answer(self, question: Question) -> Answer:
         result = None

@@ -3,7 +3,13 @@ uncited sentence is tied to the passage that supports it, if one does."""
 
 from __future__ import annotations
 
-from retrieval.answers.answer import Citation, build_messages, declines, strip_source_tags
+from retrieval.answers.answer import (
+    Citation,
+    build_messages,
+    declines,
+    says_more_than,
+    strip_source_tags,
+)
 from retrieval.answers.attribution import (
     Attribution,
     attribute,
@@ -197,3 +203,11 @@ def test_a_draft_declines_when_no_sentence_answers() -> None:
     for draft in ("Dusk [1].", "The documents do not say. The site is Bethesda [2].",
                   "Participants are followed for 12 months [3]."):
         assert not declines(draft), draft
+
+
+def test_a_draft_that_gives_the_question_back_says_nothing_more() -> None:
+    question = "What is the student pilot's name?"
+    assert not says_more_than("The student pilot's name is Student. [1]", question)
+    assert says_more_than("The student pilot's name is Jane Roe [1].", question)
+    assert says_more_than("The protocol number is AFL19006. [1]", "What is the protocol number?")
+    assert says_more_than("It was kept 2 years [1].", "How long are records kept?")

@@ -132,3 +132,17 @@ def test_a_second_look_the_model_fails_leaves_the_first_draft(app, llm: Scripted
     stream = events(app.test_client().post("/api/ask", json=QUESTION).get_data(as_text=True))
     assert [name for name, _ in stream][-1] == "answer", stream
     assert stream[-1][1]["answer"].startswith("The documents do not say")
+
+
+@pytest.mark.parametrize("second", [
+    # Seen: a decline, then the report's boilerplate copied out.
+    "The warranty period is not provided in the given sources. The terms apply from delivery "
+    "and the hardware is covered [1].",
+    # Seen: "The student pilot's name is Student."
+    "The hardware warranty period is the warranty period [1].",
+])
+def test_a_second_look_that_declines_or_gives_the_question_back_leaves_the_first(
+        app, llm: ScriptedLLM, second: str) -> None:
+    llm.script("The documents do not say.", second)
+    body = app.test_client().post("/api/ask", json={**QUESTION, "stream": False}).get_json()
+    assert body["answer"].startswith("The documents do not say"), body["answer"]
