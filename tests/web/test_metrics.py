@@ -89,7 +89,7 @@ def test_embedding_cache_hits_and_misses_come_from_the_store(tmp_path) -> None:
     # What a worker process does as it indexes: its own connection to the same file.
     worker_side = EmbeddingCache(app.extensions["docchat"].settings.database_path, 1 << 20)
     key = EmbedderKey("", "fp32", 4)
-    digests = [text_hash("Probable cause."), text_hash("Findings.")]
+    digests = [text_hash("Probable cause.", "default"), text_hash("Findings.", "default")]
     worker_side.add(key, digests, np.ones((2, 4), dtype=np.float32))
     worker_side.lookup(key, digests)
     worker_side.lookup(key, digests[:1])
