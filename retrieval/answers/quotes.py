@@ -20,10 +20,18 @@ _NUMBER = re.compile(r"\d+(?:[.,/:]\d+)*")
 
 
 def passage_units(passage: str) -> list[str]:
-    """The passage as quotable units: each table row (ingest.tables writes cells joined by
-    ' | ') under its header row, and the sentences of the prose between tables (PDF lines
-    joined first: a line break is layout, not the end of a sentence)."""
-    units: list[str] = []
+    """The passage as units to compare claims with: each table row (ingest.tables writes cells
+    joined by ' | ') under its header row, so a figure is read with its column, and the
+    sentences of the prose between tables (PDF lines joined first: a line break is layout,
+    not the end of a sentence)."""
+    return [scored for scored, _ in _units(passage)]
+
+
+def _units(passage: str) -> list[tuple[str, str]]:
+    """Each unit as (what is compared, what is quoted): a table row is compared under its
+    header row but quoted alone, so that a quote is text of the page (whitespace aside) that
+    the passage view can find and mark, not two rows the page keeps apart."""
+    units: list[tuple[str, str]] = []
     prose: list[str] = []
     header: str | None = None
 
@@ -31,7 +39,8 @@ def passage_units(passage: str) -> list[str]:
         sentences = _sentences(" ".join(prose).strip())
         # A form's lines ("Location: Seward, AK Accident Number: ...") have no full stops:
         # joined, they would make one unit of the whole form.
-        units.extend(prose if any(len(s) > _LONG_UNIT for s in sentences) else sentences)
+        chosen = prose if any(len(s) > _LONG_UNIT for s in sentences) else sentences
+        units.extend((text, text) for text in chosen)
         prose.clear()
 
     for line in (ln.strip() for ln in passage.splitlines()):
@@ -39,9 +48,9 @@ def passage_units(passage: str) -> list[str]:
             flush()
             if header is None:
                 header = line
-                units.append(line)
+                units.append((line, line))
             else:
-                units.append(f"{header}\n{line}")
+                units.append((f"{header}\n{line}", line))
             continue
         header = None
         if line:
@@ -57,15 +66,18 @@ def _sentences(text: str) -> list[str]:
 
 
 def supporting_quote(claims: Sequence[str], passage: str, embedder: Embeds) -> str:
-    """The unit of `passage` that best supports `claims`: most similar in meaning, with the
-    claims' numbers and words counting extra (a figure or a name decides between two rows
-    that read alike). The whole passage when it is one unit or nothing cites it."""
-    units = passage_units(passage)
+    """The sentence or table row of `passage` that best supports `claims`: most similar in
+    meaning, with the claims' numbers and words counting extra (a figure or a name decides
+    between two rows that read alike). A row is judged under its header row and quoted alone.
+    The whole passage when it is one unit or nothing cites it."""
+    units = _units(passage)
     claim = " ".join(c for c in claims if c.strip())
     if len(units) <= 1 or not claim:
         return passage.strip()
-    vectors = embedder.embed([claim] + units)  # (1 + units, dim), normalized
-    return units[int(np.argmax(unit_scores(claim, units, vectors[1:] @ vectors[0])))]
+    compared = [scored for scored, _ in units]
+    vectors = embedder.embed([claim] + compared)  # (1 + units, dim), normalized
+    best = int(np.argmax(unit_scores(claim, compared, vectors[1:] @ vectors[0])))
+    return units[best][1]
 
 
 def unit_scores(claim: str, units: Sequence[str], similarity: np.ndarray) -> np.ndarray:

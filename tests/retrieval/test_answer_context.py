@@ -153,7 +153,7 @@ def test_a_table_row_is_quoted_under_its_header() -> None:
 
 def test_the_quote_is_the_row_or_sentence_that_supports_the_claim(embedder) -> None:
     quote = supporting_quote(["Visit 3 takes place on day 28 [1]."], TABLE_PASSAGE, embedder)
-    assert quote.endswith("Visit 3 | 28 | X | X")
+    assert quote == "Visit 3 | 28 | X | X"
     prose = ("The airplane departed from Anchorage at 0930. The pilot reported light winds and "
              "good visibility. Snow had fallen the night before, and the runway was icy. The "
              "airplane slid off the runway during the landing roll.")
@@ -161,6 +161,31 @@ def test_the_quote_is_the_row_or_sentence_that_supports_the_claim(embedder) -> N
         "Snow had fallen the night before, and the runway was icy.")
     # Nothing cites it: the whole passage.
     assert supporting_quote([], prose, embedder) == prose
+
+
+# Page 4 of NTSB report 20080104X00020 as ingest writes it: a form of rows, prose around it.
+FORM_PASSAGE = """Wreckage and Impact Information
+Crew Injuries: | 1 None | Aircraft Damage: | Substantial
+Passenger Injuries: | N/A | Aircraft Fire: | None
+Ground Injuries: | N/A | Aircraft Explosion: | None
+Total Injuries: | 1 None | Latitude, Longitude: | 44.926111, -89.626389
+Administrative Information
+Investigator In Charge (IIC): Jim Silliman Report Date: 01/31/2008"""
+
+
+@pytest.mark.parametrize("claim", [
+    "Nobody on the ground was injured and nothing exploded [1].",
+    "The accident site was at latitude 44.926111, longitude -89.626389 [1].",
+    "The aircraft was substantially damaged [1].",
+    "There was no fire [1].",
+    "Jim Silliman was the investigator [1].",
+])
+def test_a_quote_is_text_of_the_passage_not_rows_the_page_keeps_apart(embedder, claim) -> None:
+    # A row is judged under its header row, but the header is not glued to a row further
+    # down: the passage view must find the quote on the page to mark it.
+    quote = supporting_quote([claim], FORM_PASSAGE, embedder)
+    assert quote and " ".join(quote.split()) in " ".join(FORM_PASSAGE.split())
+    assert quote in FORM_PASSAGE.splitlines() or "|" not in quote
 
 
 def test_claims_are_gathered_per_source() -> None:
