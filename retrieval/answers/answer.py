@@ -39,8 +39,10 @@ from retrieval.answers.grounding import (
     Anchors,
     anchored,
     asks_amount,
+    asks_money,
     check_figures,
     states_amount,
+    states_money,
     states_nothing,
 )
 from retrieval.answers.injection import neutralize
@@ -112,6 +114,14 @@ NO_AMOUNT: dict[Language, str] = {
           "document.",
     "ru": "В документах об этом не сказано: вопрос о количестве, а черновик ответа не назвал "
           "никакого числа, поэтому он не показан. Сформулируйте иначе или укажите документ.",
+}
+
+NO_MONEY: dict[Language, str] = {
+    "en": "The documents do not say: the question asks what something costs, and the answer "
+          "drafted from the passages gave no sum of money, so it is not shown. Try other "
+          "words, or name the document.",
+    "ru": "В документах об этом не сказано: вопрос о стоимости, а черновик ответа не назвал "
+          "никакой суммы, поэтому он не показан. Сформулируйте иначе или укажите документ.",
 }
 
 NOT_RELEVANT: dict[Language, str] = {
@@ -526,6 +536,12 @@ class Answerer:
                      "".join(kept).strip()[:300])
             withdrawn += [s.strip() for s in kept if s.strip()]
             unstated = NO_AMOUNT[language]
+        elif asks_money(query) and not any(states_money(s) for s in kept):
+            # Asked what it costs, the draft gives another amount (the dose, a count).
+            log.info("answer withdrawn: the question asks for a sum of money and it gives "
+                     "none: %r", "".join(kept).strip()[:300])
+            withdrawn += [s.strip() for s in kept if s.strip()]
+            unstated = NO_MONEY[language]
         if unstated is not None:
             yield Answer(answer=unstated, language=language, standalone_question=query,
                          context=[hit.ref() for hit in hits], withdrawn=withdrawn)

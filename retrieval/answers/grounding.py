@@ -340,6 +340,30 @@ def asks_amount(question: str) -> bool:
     return bool(_ASKS_AMOUNT.search(question)) and not _COMPOUND.search(question)
 
 
+# Asked what something costs or is worth, an answer gives a sum of money (a figure with its
+# currency, or "free"): a small model answers "How much does one injection cost?" with the
+# dose ("2 ml"), an amount of the wrong kind.
+_ASKS_MONEY = re.compile(
+    r"\b(?:costs?|costing|price[ds]?|worth|fees?|paid|pay|charged?|budget|salary|funding|"
+    r"compensat\w*)\b|(?<!\w)(?:сто[ия]\w*|цен\w*|стоимост\w*|плат\w*|оплат\w*|"
+    r"бюджет\w*|финансир\w*)", re.I)
+_MONEY = re.compile(
+    r"[$€£¥₽]|\b(?:USD|EUR|GBP|RUB|CNY|RMB|JPY|CHF|INR|dollars?|cents?|euros?|rubles?|"
+    r"roubles?|yuan|yen|francs?|rupees?|free|no (?:cost|charge|fee))\b|(?<!\w)(?:руб\w*|"
+    r"долл\w*|евро|юан\w*|бесплатн\w*)", re.I)
+
+
+def asks_money(question: str) -> bool:
+    """Whether `question` asks for an amount of money: what something costs, is worth, pays
+    or is funded with."""
+    return asks_amount(question) and bool(_ASKS_MONEY.search(question))
+
+
+def states_money(sentence: str) -> bool:
+    """Whether `sentence` gives a sum of money, or says that something is free."""
+    return bool(_MONEY.search(without_markers(sentence)))
+
+
 def states_amount(sentence: str) -> bool:
     """Whether `sentence` gives an amount: a figure (not a citation marker, a list number or
     an "#1") or a number word, "no one" and "both" included."""

@@ -98,6 +98,9 @@ ANSWERS = {
     "How much fuel was on board when the airplane landed?":
         "The probable cause was the pilot's failure to maintain directional control during "
         "takeoff [1].",
+    # Asked what something cost, the model gives a figure of another kind from the passages.
+    "How much did the flight cost?":
+        "The flight cost was thin overcast at 1000 ft agl with 10 miles visibility [1].",
     "Where did it happen, and what did the repairs cost?":
         "The accident happened in Seward, AK. The repairs cost $18,517 [2].",
 }
@@ -141,6 +144,14 @@ def test_an_answer_to_how_much_that_gives_no_amount_says_the_documents_do_not_sa
     assert body["answer"].startswith("The documents do not say"), body["answer"]
     assert "asks for an amount" in body["answer"]
     assert any("directional control" in s for s in body["withdrawn"]), body["withdrawn"]
+
+
+def test_an_answer_to_what_it_cost_that_gives_no_money_says_the_documents_do_not_say(
+        capable) -> None:
+    body = ask(capable.test_client(), "How much did the flight cost?")
+    assert body["grounded"] is False and body["citations"] == [], body
+    assert "asks what something costs" in body["answer"], body["answer"]
+    assert any("1000 ft" in s for s in body["withdrawn"]), body["withdrawn"]
 
 
 def test_a_sentence_with_an_invented_figure_is_dropped_and_the_rest_kept(capable) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from retrieval.answers.grounding import (
     asks_amount,
+    asks_money,
     check_figures,
     figures,
     measured,
@@ -14,6 +15,7 @@ from retrieval.answers.grounding import (
     names,
     quantity_kinds,
     states_amount,
+    states_money,
     states_nothing,
     values,
 )
@@ -281,3 +283,33 @@ def test_a_finding_no_passage_makes_drops_its_sentence() -> None:
     final = narrative + ["The National Transportation Safety Board determines the probable "
                          "cause(s) of this accident to be: the pilot's misjudged approach."]
     assert check_figures([claim], final, "What was the probable cause?").dropped == []
+
+
+@pytest.mark.parametrize("question", [
+    "How much does one PRP injection cost?", "How much was the airplane worth?",
+    "What is the total budget of the study in US dollars?",
+    "How much will participants be paid for taking part?", "Сколько стоит одна инъекция?",
+    "What is the estimated upper total cost?",
+])
+def test_what_it_costs_asks_for_money(question) -> None:
+    assert asks_money(question)
+
+
+@pytest.mark.parametrize("question", [
+    "How much fuel was on board?", "What is the grant number?", "How many patients enrol?",
+    "What was the weather like?",
+])
+def test_other_amounts_are_not_money(question) -> None:
+    assert not asks_money(question)
+
+
+@pytest.mark.parametrize(("sentence", "money"), [
+    ("The estimated upper total cost is £2600 [1].", True),
+    ("Each visit is reimbursed with 50 USD.", True),
+    ("Participation is free of charge.", True),
+    ("Стоимость составляет 1200 рублей.", True),
+    ("The cost of one PRP injection is 2 ml, as stated in [1].", False),
+    ("The airplane weighed 2,450 pounds.", False),
+])
+def test_money_is_a_sum_with_its_currency(sentence, money) -> None:
+    assert states_money(sentence) == money
