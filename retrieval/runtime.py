@@ -63,7 +63,8 @@ class Runtime:
     def retriever(self) -> Retriever:
         s = self.settings
         weights = Weights(s.dense_weight, s.lexical_weight, s.rrf_k, s.search_candidates)
-        return Retriever(self.store, self.spaces.active, weights)
+        return Retriever(self.store, self.spaces.active, weights,
+                         filter_cache_bytes=self.settings.filter_cache_bytes)
 
     @cached_property
     def chat(self) -> ChatModel:

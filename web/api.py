@@ -26,6 +26,7 @@ from retrieval.answers.answer import GATE_PASSAGES, Answer, Message, Question, S
 from retrieval.runtime import Runtime
 from retrieval.search import indexing
 from retrieval.search.hybrid import PassageRef
+from retrieval.search.rebuild import index_switch
 from retrieval.search.spaces import model_label
 from retrieval.storage.store import ChunkFilter, DocumentFilter, DocumentRecord
 from web.bodies import MAX_QUESTION_CHARS, clean_filename, json_body
@@ -180,11 +181,14 @@ def index_status() -> Response:
     runtime = current_runtime()
     spaces = runtime.spaces
     rebuild = runtime.store.rebuild_state()
+    switch = index_switch(runtime.settings)
     active = spaces.active()
     return jsonify({
         "model": model_label(active.model),
         "configured_model": model_label(spaces.configured),
-        "index_type": runtime.settings.index_type,
+        "index_type": active.index.served_type,
+        "configured_index_type": runtime.settings.index_type,
+        "index_switch": switch.to_json() if switch else None,
         "vectors": len(active.index),
         "device": active.embedder.device,
         "precision": active.embedder.precision,

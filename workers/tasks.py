@@ -16,6 +16,7 @@ from ingest.errors import DocchatError
 from retrieval.llm.client import ContextOverflow, LLMUnavailable
 from retrieval.meetings import request as meeting_request
 from retrieval.meetings.request import MeetingRequest
+from retrieval.runtime import Runtime
 from retrieval.search import rebuild
 from retrieval.search.devices import cuda_problem_in_child
 from retrieval.search.embeddings import NonFiniteEmbeddings, cuda_refusal
@@ -133,6 +134,8 @@ def ingest_document(self: Task, document_id: str) -> str:
         )
         raise
     record = runtime.store.get_document(document_id)
+    if record is not None and record.status == "indexed":
+        _queue_index_switch_when_due(runtime)
     return record.status if record else "missing"
 
 
@@ -143,8 +146,32 @@ def rebuild_index(self: Task) -> str:
     """Rebuild the index for the configured embedding model; search serves the old one until
     the new one is complete. Safe to run twice: a second one finds it busy or current, and a
     retry resumes from the last checkpoint."""
+    runtime = runtime_for(self.app)
     with _locked_database_is_transient():
-        return rebuild.rebuild_index(runtime_for(self.app))
+        result = rebuild.rebuild_index(runtime)
+        _queue_index_switch_when_due(runtime)  # the new model's index starts flat
+    return result
+
+
+@shared_task(bind=True, name="workers.tasks.switch_index_type", acks_late=True,
+             soft_time_limit=REBUILD_TIME_LIMIT, time_limit=REBUILD_TIME_LIMIT + 60,
+             autoretry_for=(DatabaseBusy,), **BACKOFF)
+def switch_index_type(self: Task) -> str:
+    """DOCCHAT_INDEX_TYPE=auto: rebuild an index grown past DOCCHAT_APPROXIMATE_FROM as the
+    approximate type; searches use the current one until the switch. Safe to run twice: a
+    second one finds it busy or current. Minutes at a million vectors, so it has the rebuild's
+    time limit; one killed with its worker is queued again when a worker starts."""
+    with _locked_database_is_transient():
+        return rebuild.switch_index_type(runtime_for(self.app))
+
+
+def _queue_index_switch_when_due(runtime: Runtime) -> None:
+    """Queue the type switch when `auto` finds the index due, so that the task that noticed
+    (an upload) finishes now instead of after the minutes the switch takes."""
+    if rebuild.index_switch_due(runtime):
+        log.info("the index is past DOCCHAT_APPROXIMATE_FROM=%d vectors: a background switch "
+                 "to an approximate index is queued", runtime.settings.approximate_from)
+        switch_index_type.delay()
 
 
 @shared_task(bind=True, name="workers.tasks.run_meeting_job", acks_late=True,
@@ -300,6 +327,10 @@ def _resume_rebuild_on_start(sender: Any = None, **_: Any) -> None:
     settings = getattr(app, "docchat_settings", None)
     if settings is not None and resume_rebuild(settings):
         log.info("the embedding model changed: an index rebuild is queued")
+    elif settings is not None and settings.index_type == "auto":
+        # The task itself decides whether the index is due (this process does not load it):
+        # a switch killed with its worker, or a threshold lowered, is taken up again.
+        switch_index_type.delay()
 
 
 @worker_init.connect

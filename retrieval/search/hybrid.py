@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from retrieval.search.embeddings import Embedder
+from retrieval.search.filters import FilterCache
 from retrieval.search.lexical import LexicalIndex
 from retrieval.search.spaces import VectorSpace
 from retrieval.storage.store import ChunkFilter, Store, StoredChunk
@@ -83,13 +84,16 @@ def fuse(rankings: list[tuple[float, list[int]]], rrf_k: int) -> list[tuple[int,
 
 class Retriever:
     def __init__(self, store: Store, space: Callable[[], VectorSpace],
-                 weights: Weights | None = None) -> None:
+                 weights: Weights | None = None, filter_cache_bytes: int = 256 * 2**20,
+                 ) -> None:
         """`space` gives the embedding model and index that serve searches now: it changes
-        when a rebuild for a new embedding model completes."""
+        when a rebuild for a new embedding model completes. `filter_cache_bytes`: what the
+        filters' cache may hold (DOCCHAT_FILTER_CACHE_MB)."""
         self.store = store
         self.space = space
         self.weights = weights or Weights()
-        self.lexical = LexicalIndex(store.searchable_chunks, store.generation)
+        self.lexical = LexicalIndex(store.searchable_chunks, store.workspace_generation)
+        self.filters = FilterCache(store, filter_cache_bytes)
 
     @property
     def embedder(self) -> Embedder:
@@ -131,13 +135,13 @@ class Retriever:
     def _ranked(self, query: str, vector: np.ndarray, space: VectorSpace, where: ChunkFilter,
                 depth: int) -> list[Hit]:
         """Chunks fused from the dense and the lexical ranking, best first."""
-        allowed = None
-        if not (where.workspace_only and self.store.holds_only(where.workspace)):
-            allowed = self.store.chunk_ids_matching(where)
-            if not allowed:
-                return []
+        allowed = self.filters.allowed(where)
+        if allowed is not None and not len(allowed):
+            return []
         dense = [i for i, _ in space.index.search(vector, depth, allowed)]
-        lexical = [i for i, _ in self.lexical.search(query, depth, where.workspace, allowed)]
+        # The workspace's BM25 index holds what a workspace-only filter allows, no more.
+        narrowed = None if where.workspace_only or allowed is None else allowed.ids
+        lexical = [i for i, _ in self.lexical.search(query, depth, where.workspace, narrowed)]
         fused = fuse([(self.weights.dense, dense), (self.weights.lexical, lexical)],
                      self.weights.rrf_k)
         rows = self.store.chunks_by_id(chunk_id for chunk_id, _ in fused)
@@ -152,13 +156,16 @@ class Retriever:
         answer again), fitted to `budget_chars` like a search's: each chunk once, neighbours
         merged, in the order of the refs. Positions the filter excludes (another workspace's,
         too) or that no longer exist are left out."""
-        allowed = set(self.store.chunk_ids_matching(where))
+        allowed = self.filters.allowed(where)
         chunks: dict[int, Hit] = {}
         for ref in refs:
             rows = self.store.chunks_in_range(ref.document_id, ref.first_ordinal,
                                               ref.last_ordinal)
             for row in rows:
-                if row.id in allowed and row.id not in chunks:
+                # None: the store holds only this workspace, and the filter is the workspace.
+                permitted = row.workspace == where.workspace if allowed is None else (
+                    row.id in allowed)
+                if permitted and row.id not in chunks:
                     chunks[row.id] = _hit(row, 0.0)
         return fit_budget(list(chunks.values()), budget_chars)
 

@@ -39,36 +39,32 @@ def tokenize(text: str) -> list[str]:
 
 
 class LexicalIndex:
-    """BM25 per workspace over (id, text) pairs, each rebuilt when `generation()` reports a new
-    corpus.
+    """BM25 per workspace over (id, text) pairs, each rebuilt when `generation(workspace)`
+    reports a new corpus for that workspace (another team's upload leaves it as it is).
 
     Every workspace has an index of its own: BM25 weighs a word by how rare it is in the
     corpus, so one index over all teams would let the ranking of one team's results reveal
     whether a word occurs in another team's documents."""
 
     def __init__(self, load: Callable[[str], tuple[list[int], list[str]]],
-                 generation: Callable[[], int]) -> None:
-        """`load(workspace)`: the ids and texts of that workspace's searchable chunks."""
+                 generation: Callable[[str], int]) -> None:
+        """`load(workspace)`: the ids (ascending) and texts of that workspace's searchable
+        chunks."""
         self._load = load
         self._generation = generation
         self._lock = threading.Lock()
-        self._built_for: int | None = None
-        self._indexes: dict[str, _WorkspaceIndex] = {}
+        self._indexes: dict[str, tuple[int, _WorkspaceIndex]] = {}
 
     def search(self, query: str, k: int, workspace: str,
-               allowed: Sequence[int] | None = None) -> list[tuple[int, float]]:
+               allowed: np.ndarray | Sequence[int] | None = None) -> list[tuple[int, float]]:
         """Up to k (chunk id, BM25 score) of the workspace's chunks with a positive score,
-        best first; `allowed` restricts the search to those chunk ids."""
+        best first; `allowed` (ascending ids) restricts the search to those chunk ids."""
         found = self._current(workspace)
         tokens = tokenize(query)
         if found.bm25 is None or not tokens or k <= 0:
             return []
-        mask = None
-        if allowed is not None:
-            mask = np.zeros(len(found.ids), dtype=np.float32)
-            mask[[found.position[i] for i in allowed if i in found.position]] = 1.0
-        scores = found.bm25.get_scores(tokens, weight_mask=mask) if mask is not None else (
-            found.bm25.get_scores(tokens))
+        scores = (found.bm25.get_scores(tokens) if allowed is None
+                  else found.bm25.get_scores(tokens, weight_mask=found.mask(allowed)))
         count = min(k, int(np.count_nonzero(scores > 0)))
         if count == 0:
             return []
@@ -77,20 +73,18 @@ class LexicalIndex:
         return [(int(found.ids[i]), float(scores[i])) for i in best]
 
     def _current(self, workspace: str) -> _WorkspaceIndex:
-        generation = self._generation()
+        generation = self._generation(workspace)
         with self._lock:
-            if self._built_for != generation:
-                self._indexes.clear()
-                self._built_for = generation
-            if workspace not in self._indexes:
-                self._indexes[workspace] = _WorkspaceIndex.build(*self._load(workspace))
-            return self._indexes[workspace]
+            built = self._indexes.get(workspace)
+            if built is None or built[0] != generation:
+                built = (generation, _WorkspaceIndex.build(*self._load(workspace)))
+                self._indexes[workspace] = built
+            return built[1]
 
 
 class _WorkspaceIndex:
-    def __init__(self, ids: np.ndarray, position: dict[int, int], bm25: Any) -> None:
-        self.ids = ids  # (n,) int64 chunk ids, in the order BM25 holds them
-        self.position = position
+    def __init__(self, ids: np.ndarray, bm25: Any) -> None:
+        self.ids = ids  # (n,) int64 chunk ids, ascending, in the order BM25 holds them
         self.bm25 = bm25  # None when the workspace has no searchable chunk
 
     @classmethod
@@ -101,5 +95,17 @@ class _WorkspaceIndex:
         if ids:
             bm25 = bm25s.BM25()
             bm25.index([tokenize(text) for text in texts], show_progress=False)
-        return cls(np.asarray(ids, dtype=np.int64),
-                   {chunk_id: i for i, chunk_id in enumerate(ids)}, bm25)
+        order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
+        if np.any(order != np.arange(len(ids))):
+            raise ValueError("a lexical index is built from ids in ascending order")
+        return cls(np.asarray(ids, dtype=np.int64), bm25)
+
+    def mask(self, allowed: np.ndarray | Sequence[int]) -> np.ndarray:
+        """1.0 at the positions of the `allowed` ids this index holds, else 0.0."""
+        wanted = np.asarray(allowed, dtype=np.int64)
+        at = np.searchsorted(self.ids, wanted)
+        held = at < len(self.ids)
+        held[held] = self.ids[at[held]] == wanted[held]
+        mask = np.zeros(len(self.ids), dtype=np.float32)
+        mask[at[held]] = 1.0
+        return mask

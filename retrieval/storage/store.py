@@ -60,6 +60,12 @@ CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id);
 -- Bumped whenever the set of searchable chunks changes; readers rebuild derived indexes.
 CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER);
 INSERT OR IGNORE INTO generation (id, value) VALUES (1, 0);
+-- The same, per workspace: one team's upload does not make another's derived indexes (BM25,
+-- what its filters allow) stale.
+CREATE TABLE IF NOT EXISTS workspace_generation (
+    workspace TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 -- The embedding model whose index serves searches ('' = the bundled one), and a rebuild for
 -- another model under way (target NULL: none).
 CREATE TABLE IF NOT EXISTS vector_space (
@@ -402,9 +408,9 @@ class Store(SQLiteTables):
                      empty_pages=json.dumps(empty_pages) if empty_pages else None)
 
     def mark_indexed(self, document_id: str, chunks: int) -> None:
+        # Bumps the generations even when it was indexed already (a re-index in place).
         self._update(document_id, status="indexed", progress=1.0, chunks=chunks,
                      error_code=None, error_message=None)
-        self._bump_generation()
 
     def delete_document(self, document_id: str) -> DocumentRecord | None:
         """Remove the document and its chunk rows; returns what was removed."""
@@ -414,16 +420,27 @@ class Store(SQLiteTables):
         with self._connect() as db:
             db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
             db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
-            db.execute("UPDATE generation SET value = value + 1")
+            _bump_generations(db, record.workspace)
         return record
 
     def generation(self) -> int:
+        """Changes whenever the searchable chunks of any workspace change, and when a document
+        starts or ends processing (its vectors may be in the index before it is indexed)."""
         with self._connect() as db:
             return int(db.execute("SELECT value FROM generation").fetchone()[0])
 
-    def _bump_generation(self) -> None:
+    def generations(self, workspace: str) -> tuple[int, int]:
+        """(`generation()`, the workspace's own): the second changes only when the workspace's
+        searchable chunks do (a document of it indexed, re-indexed, taken out or deleted)."""
         with self._connect() as db:
-            db.execute("UPDATE generation SET value = value + 1")
+            row = db.execute(
+                "SELECT g.value, COALESCE(w.value, 0) FROM generation g LEFT JOIN"
+                " workspace_generation w ON w.workspace = ? WHERE g.id = 1", (workspace,),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def workspace_generation(self, workspace: str) -> int:
+        return self.generations(workspace)[1]
 
     def searchable_chunks(self, workspace: str) -> tuple[list[int], list[str]]:
         """Ids and texts of every chunk of the workspace's indexed documents, by id."""
@@ -530,12 +547,29 @@ class Store(SQLiteTables):
         self._update(document_id, status="failed", error_code=code, error_message=message)
 
     def _update(self, document_id: str, **columns: object) -> None:
+        """Set columns of a document; in the same transaction, a status that makes its chunks
+        searchable or stops them being so bumps the generations (the store's and the
+        workspace's), one that starts or ends processing the store's (progress reports within
+        `processing` neither)."""
         assignments = ", ".join(f"{name} = ?" for name in columns)
         with self._connect() as db:
+            before = None
+            if "status" in columns:
+                before = db.execute("SELECT status, workspace FROM documents WHERE id = ?",
+                                    (document_id,)).fetchone()
             db.execute(
                 f"UPDATE documents SET {assignments}, updated_at = ? WHERE id = ?",
                 (*columns.values(), time.time(), document_id),
             )
+            if before is None:
+                return
+            status, was = columns["status"], before[0]
+            if status == "indexed" or (status != was and "indexed" in (status, was)):
+                _bump_generations(db, before[1])  # the workspace's searchable chunks change
+            elif status != was and "processing" in (status, was):
+                # Its vectors may enter the index from now on (or have stopped doing so): a
+                # store that held one team's documents only may hold another's now.
+                db.execute("UPDATE generation SET value = value + 1")
 
     def replace_chunks(self, document: DocumentRecord, chunks: Sequence[Chunk]) -> list[int]:
         """Replace the document's chunk rows with these; returns their ids, in order."""
@@ -590,3 +624,9 @@ class WithStore(Protocol):
     def settings(self) -> Settings: ...
     @property
     def store(self) -> Store: ...
+
+
+def _bump_generations(db: sqlite3.Connection, workspace: str) -> None:
+    db.execute("UPDATE generation SET value = value + 1")
+    db.execute("INSERT INTO workspace_generation (workspace, value) VALUES (?, 1)"
+               " ON CONFLICT (workspace) DO UPDATE SET value = value + 1", (workspace,))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from retrieval.search.lexical import LexicalIndex, tokenize
 
 
@@ -17,7 +19,7 @@ def test_search_ranks_by_bm25_and_honours_the_allowed_ids() -> None:
               12: "Ticket JIRA-4812 blocks the release", 13: "Договором предусмотрен штраф"}
     generation = [1]
     index = LexicalIndex(lambda team: (list(corpus), list(corpus.values())),
-                         lambda: generation[0])
+                         lambda team: generation[0])
     assert [i for i, _ in index.search("договору", 5, "a")] in ([10, 13], [13, 10])
     assert [i for i, _ in index.search("JIRA-4812", 5, "a")] == [12]
     assert [i for i, _ in index.search("договор", 5, "a", allowed=[13, 11])] == [13]
@@ -36,13 +38,42 @@ def test_one_workspaces_words_never_change_another_workspaces_scores() -> None:
               2: "Weekly notes about the zoo budget and the numbat"},
         "a": {},
     }
-    generation = [1]
+    generations = {"a": 1, "b": 1}
     index = LexicalIndex(lambda team: (list(teams[team]), list(teams[team].values())),
-                         lambda: generation[0])
+                         generations.__getitem__)
     before = index.search("quokka numbat", 5, "b")
     teams["a"] = {100 + i: f"Secret project quokka, part {i}" for i in range(40)}
-    generation[0] = 2
+    generations["a"] = 2
     after = index.search("quokka numbat", 5, "b")
     assert before == after and len(after) == 2
     assert {i for i, _ in index.search("quokka", 50, "a")} == set(teams["a"])
     assert all(i >= 100 for i, _ in index.search("quokka", 50, "a"))
+
+
+def test_a_workspace_is_rebuilt_only_when_its_own_chunks_change() -> None:
+    """With a hundred teams, one team's upload must not make every other team's next search
+    rebuild its BM25 index."""
+    teams = {"a": {1: "pump maintenance schedule"}, "b": {2: "pump warranty terms"}}
+    generations = {"a": 1, "b": 1}
+    loads: list[str] = []
+
+    def load(team: str) -> tuple[list[int], list[str]]:
+        loads.append(team)
+        return list(teams[team]), list(teams[team].values())
+
+    index = LexicalIndex(load, generations.__getitem__)
+    index.search("pump", 5, "a")
+    index.search("pump", 5, "b")
+    teams["a"][3] = "pump spare parts"
+    generations["a"] = 2
+    assert {i for i, _ in index.search("pump", 5, "a")} == {1, 3}
+    assert [i for i, _ in index.search("pump", 5, "b")] == [2]
+    assert loads == ["a", "b", "a"]
+
+
+def test_the_allowed_ids_may_name_chunks_the_index_does_not_hold() -> None:
+    corpus = {5: "pump valve", 7: "pump seal", 9: "pump gasket"}
+    index = LexicalIndex(lambda team: (list(corpus), list(corpus.values())), lambda team: 1)
+    found = index.search("pump", 5, "a", allowed=np.array([1, 7, 8, 9, 40], dtype=np.int64))
+    assert sorted(i for i, _ in found) == [7, 9]
+    assert index.search("pump", 5, "a", allowed=np.array([6], dtype=np.int64)) == []

@@ -171,10 +171,24 @@ class Rebuild(BaseModel):
     error: str | None
 
 
+class IndexSwitch(BaseModel):
+    to: Literal["ivfflat"] = Field(description="The type the index is being rebuilt as.")
+    vectors: int = Field(description="Vectors in the index when the switch began.")
+    started_at: float
+
+
 class IndexStatus(BaseModel):
     model: str = Field(description="The model the index was built with.")
     configured_model: str
-    index_type: str
+    index_type: Literal["flat", "ivfflat", "hnsw", "ivfpq"] = Field(
+        description="The kind of index searches read now.")
+    configured_index_type: Literal["auto", "flat", "ivfflat", "hnsw", "ivfpq"] = Field(
+        description="`DOCCHAT_INDEX_TYPE`; with `auto`, an index past "
+                    "`DOCCHAT_APPROXIMATE_FROM` vectors is rebuilt as `ivfflat` in the "
+                    "background.")
+    index_switch: IndexSwitch | None = Field(
+        description="A background rebuild as another index type, under way; searches use the "
+                    "current index until it ends.")
     vectors: int
     device: str = Field(description="Where this process embeds: `cpu` or `cuda:0`.")
     precision: Literal["fp32", "fp16", "bf16"] = Field(

@@ -1,0 +1,183 @@
+"""Exact search over the part of a FAISS index that a filter allows.
+
+With many teams in one index, every search is restricted to one team's chunks, a small share
+of the index. FAISS restricted by a selector still visits the whole index (flat: every vector
+is tested for membership; HNSW: the graph search wanders through other teams' nodes, and at a
+1% share needs a search list a hundred times longer to find k of this team's). Reading only
+the allowed vectors is exact and costs what the team's own chunks cost.
+
+The allowed vectors are read where they lie, without a copy: a document's chunk ids are
+consecutive and added to the index together, so a team's vectors are a few runs of the index's
+storage (one per document, fewer where documents were added one after another). Runs too short
+to be worth a call each are gathered instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import faiss as _faiss
+import numpy as np
+
+faiss: Any = _faiss
+
+# Runs shorter than this on average are gathered into one matrix instead (numpy's per-call
+# cost outweighs the copy).
+_MIN_MEAN_RUN = 16
+# A restricted search of an approximate index reads the allowed vectors alone (exact) up to
+# this many of them, and searches the index with a selector beyond
+# (tests/benchmarks/filtered_search.py).
+SUBSET_SCAN_MAX = 100_000
+# The longest search list a restricted HNSW search walks.
+HNSW_EF_RESTRICTED_MAX = 4096
+
+# Each load of an index in a process gets its own number (VectorIndex._current_serial): what
+# is derived from a loaded index is kept under it.
+loads = itertools.count(1)
+
+
+def stored_vectors(index: Any) -> np.ndarray | None:
+    """The exact vectors an IndexIDMap2 over a flat or HNSW-flat inner-product index stores,
+    as a read-only (ntotal, dim) view in storage order; None for other indexes (IVF, PQ: their
+    vectors are in lists, or only approximated)."""
+    inner = faiss.downcast_index(index.index)
+    if isinstance(inner, faiss.IndexHNSW):
+        inner = faiss.downcast_index(inner.storage)
+    if (not isinstance(inner, faiss.IndexFlat) or inner.ntotal == 0
+            or inner.metric_type != faiss.METRIC_INNER_PRODUCT):
+        return None
+    view = faiss.rev_swig_ptr(inner.get_xb(), inner.ntotal * inner.d)
+    vectors: np.ndarray = np.asarray(view).reshape(inner.ntotal, inner.d)
+    vectors.setflags(write=False)
+    return vectors
+
+
+class Positions:
+    """Where each id of an IndexIDMap2 sits in its storage."""
+
+    def __init__(self, index: Any) -> None:
+        self.ids = faiss.vector_to_array(index.id_map).astype(np.int64)  # by position
+        self._order = np.argsort(self.ids, kind="stable")
+        self._sorted = self.ids[self._order]
+
+    def of(self, wanted: np.ndarray) -> np.ndarray:
+        """The positions (ascending) of the `wanted` ids that the index holds."""
+        at = np.searchsorted(self._sorted, wanted)
+        held = at < len(self._sorted)
+        held[held] = self._sorted[at[held]] == wanted[held]
+        return np.sort(self._order[at[held]])
+
+
+@dataclass(frozen=True)
+class Subset:
+    """Positions of an index's storage, ascending, and the runs they make."""
+
+    positions: np.ndarray
+    runs: list[tuple[int, int]] | None  # (start, end) storage slices; None: gather instead
+
+    @classmethod
+    def at(cls, positions: np.ndarray) -> Subset:
+        if not len(positions):
+            return cls(positions, [])
+        breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+        if len(positions) < _MIN_MEAN_RUN * (len(breaks) + 1):
+            return cls(positions, None)
+        firsts = positions[np.concatenate(([0], breaks))]
+        lasts = positions[np.concatenate((breaks - 1, [len(positions) - 1]))]
+        return cls(positions, [(int(a), int(b) + 1) for a, b in zip(firsts, lasts, strict=True)])
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.positions.nbytes) + 16 * len(self.runs or ())
+
+    def search(self, vectors: np.ndarray, query: np.ndarray, k: int,
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, inner products) of the k best, best first. vectors: the index's stored
+        vectors (`stored_vectors`); query: (dim,) float32."""
+        if not len(self.positions) or k <= 0:
+            return self.positions[:0], np.zeros(0, dtype=np.float32)
+        if self.runs is None:
+            scores = vectors[self.positions] @ query
+        else:
+            scores = np.concatenate([vectors[start:end] @ query for start, end in self.runs])
+        k = min(k, len(scores))
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return self.positions[best], scores[best]
+
+
+# An IVF-Flat index keeps the exact vectors in its inverted lists, grouped by cluster, not by
+# document: a filter's vectors are gathered into one matrix, once per loaded index, up to this
+# many of them (about 30 MB at 384 dimensions; more walk the lists with a selector).
+GATHER_MAX = 20_000
+
+
+class ListPlaces:
+    """Where each position's vector lies in an IVF-Flat index's inverted lists (the lists hold
+    the IndexIDMap2's positions as their ids), with read-only views of the lists' vectors."""
+
+    def __init__(self, index: Any) -> None:
+        inner = faiss.downcast_index(index.index)
+        lists = inner.invlists
+        count = int(index.ntotal)
+        self.list_of = np.full(count, -1, dtype=np.int64)
+        self.offset_of = np.zeros(count, dtype=np.int64)
+        self.vectors: list[np.ndarray | None] = []
+        for number in range(inner.nlist):
+            size = int(lists.list_size(number))
+            if not size:
+                self.vectors.append(None)
+                continue
+            ids = np.asarray(faiss.rev_swig_ptr(lists.get_ids(number), size), dtype=np.int64)
+            if ids.min() < 0 or ids.max() >= count:
+                raise ValueError("the lists' ids are not the index's positions")
+            codes = np.asarray(faiss.rev_swig_ptr(lists.get_codes(number),
+                                                  size * inner.code_size))
+            self.vectors.append(codes.view(np.float32).reshape(size, inner.d))
+            self.list_of[ids] = number
+            self.offset_of[ids] = np.arange(size)
+        if np.any(self.list_of < 0):
+            raise ValueError("some positions are in no list")
+
+    def gather(self, positions: np.ndarray) -> Gathered:
+        """The vectors at `positions` (ascending), copied into one matrix."""
+        lists = self.list_of[positions]
+        order = np.argsort(lists, kind="stable")
+        sorted_lists = lists[order]
+        starts = np.flatnonzero(np.r_[True, sorted_lists[1:] != sorted_lists[:-1]])
+        ends = np.r_[starts[1:], len(order)]
+        dim = next((v.shape[1] for v in self.vectors if v is not None), 0)
+        matrix = np.empty((len(positions), dim), dtype=np.float32)
+        for start, end in zip(starts, ends, strict=True):
+            rows = order[start:end]
+            source = self.vectors[int(sorted_lists[start])]
+            assert source is not None
+            matrix[rows] = source[self.offset_of[positions[rows]]]
+        return Gathered(positions, matrix)
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Positions (ascending) and a copy of their vectors, row for row."""
+
+    positions: np.ndarray
+    matrix: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.positions.nbytes + self.matrix.nbytes)
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, inner products) of the k best, best first."""
+        if not len(self.positions) or k <= 0:
+            return self.positions[:0], np.zeros(0, dtype=np.float32)
+        scores = self.matrix @ query
+        k = min(k, len(scores))
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return self.positions[best], scores[best]
