@@ -90,9 +90,9 @@ class Settings:
     # Scratch memory each process's faiss reserves on the GPU, in MiB; 0 leaves it to faiss
     # (up to 1.5 GiB on a GPU with more than 8 GiB).
     faiss_gpu_temp_mb: int = 0
-    # What search filters allowed, kept per change of each workspace's chunks (the chunk ids,
-    # their places in the loaded index, and for an ivfflat index the vectors gathered from
-    # its lists): about this many MiB per web process; the least recently used go first.
+    # What search filters allowed, kept per change of each workspace's chunks (the chunk ids
+    # and their places in the loaded index): about this many MiB per web process; the least
+    # recently used go first.
     filter_cache_mb: int = 256
     # An uncited answer sentence is attributed to a passage only this similar (cosine) or more.
     min_citation_similarity: float = 0.5

@@ -36,7 +36,7 @@ from retrieval.search.subsets import (
     GATHER_MAX,
     HNSW_EF_RESTRICTED_MAX,
     SUBSET_SCAN_MAX,
-    ListPlaces,
+    ListVectors,
     Positions,
     Subset,
     loads,
@@ -201,7 +201,7 @@ class VectorIndex:
         self._serial = 0
         self._reload_lock = threading.Lock()
         self._positions_of: tuple[int, Positions] | None = None
-        self._places_of: tuple[int, ListPlaces | None] | None = None
+        self._lists_of: tuple[int, ListVectors | None] | None = None
         self._positions_lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -229,8 +229,8 @@ class VectorIndex:
                         allowed: AllowedIds) -> list[tuple[int, float]]:
         """A restricted search: exact over the allowed vectors where the index stores them
         whole (flat always; HNSW up to SUBSET_SCAN_MAX of them, where that is faster than a
-        restricted graph search; IVF-Flat up to GATHER_MAX, gathered from its lists once per
-        load), else FAISS with a selector."""
+        restricted graph search; IVF-Flat up to GATHER_MAX, copied out of its lists), else
+        FAISS with a selector."""
         stored = stored_vectors(index)
         if stored is not None and (not is_hnsw(index) or len(allowed) <= SUBSET_SCAN_MAX):
             positions = self._positions(index, serial)
@@ -239,12 +239,11 @@ class VectorIndex:
             found, scores = subset.search(stored, vector[0], k)
             return [(int(i), float(s))
                     for i, s in zip(positions.ids[found], scores, strict=True)]
-        places = self._list_places(index, serial) if len(allowed) <= GATHER_MAX else None
-        if places is not None:
+        lists = self._list_vectors(index, serial) if len(allowed) <= GATHER_MAX else None
+        if lists is not None:
             positions = self._positions(index, serial)
-            gathered = allowed.derived(("gathered", serial),
-                                       lambda: places.gather(positions.of(allowed.ids)))
-            found, scores = gathered.search(vector[0], k)
+            wanted = allowed.derived(("positions", serial), lambda: positions.of(allowed.ids))
+            found, scores = lists.gather(wanted).search(vector[0], k)
             return [(int(i), float(s))
                     for i, s in zip(positions.ids[found], scores, strict=True)]
         share = len(allowed) / max(index.ntotal, 1)
@@ -260,19 +259,19 @@ class VectorIndex:
                 self._positions_of = (serial, Positions(index))
             return self._positions_of[1]
 
-    def _list_places(self, index: Any, serial: int) -> ListPlaces | None:
-        """Where each position's vector lies in the lists of the loaded index `serial`, when
-        it is an IVF-Flat index (exact vectors, in lists); None for others."""
+    def _list_vectors(self, index: Any, serial: int) -> ListVectors | None:
+        """The exact vectors of the loaded index `serial` by position, when it is an IVF-Flat
+        index (its vectors are in lists); None for others."""
         if not isinstance(faiss.downcast_index(index.index), faiss.IndexIVFFlat):
             return None
         with self._positions_lock:
-            if self._places_of is None or self._places_of[0] != serial:
+            if self._lists_of is None or self._lists_of[0] != serial:
                 try:
-                    self._places_of = (serial, ListPlaces(index))
-                except ValueError as exc:  # lists not numbered by position: use a selector
+                    self._lists_of = (serial, ListVectors(index))
+                except RuntimeError as exc:  # lists not numbered by position: use a selector
                     log.warning("filtered searches of %s use a selector: %s", self.path, exc)
-                    self._places_of = (serial, None)
-            return self._places_of[1]
+                    self._lists_of = (serial, None)
+            return self._lists_of[1]
 
     def __len__(self) -> int:
         return int(self._current()[0].ntotal)
