@@ -243,7 +243,7 @@ class VectorIndex:
         if lists is not None:
             positions = self._positions(index, serial)
             wanted = allowed.derived(("positions", serial), lambda: positions.of(allowed.ids))
-            found, scores = lists.gather(wanted).search(vector[0], k)
+            found, scores = lists.search(wanted, vector[0], k)
             return [(int(i), float(s))
                     for i, s in zip(positions.ids[found], scores, strict=True)]
         share = len(allowed) / max(index.ntotal, 1)

@@ -100,15 +100,23 @@ class Subset:
         """(positions, inner products) of the k best, best first. vectors: the index's stored
         vectors (`stored_vectors`); query: (dim,) float32."""
         if not len(self.positions) or k <= 0:
-            return self.positions[:0], np.zeros(0, dtype=np.float32)
+            return _best(self.positions, np.zeros(0, dtype=np.float32), k)
         if self.runs is None:
             scores = vectors[self.positions] @ query
         else:
             scores = np.concatenate([vectors[start:end] @ query for start, end in self.runs])
-        k = min(k, len(scores))
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return self.positions[best], scores[best]
+        return _best(self.positions, scores, k)
+
+
+def _best(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, scores) of the k highest scores, best first (`scores` row for row with
+    `positions`)."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return positions[:0], scores[:0]
+    best = np.argpartition(-scores, k - 1)[:k]
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return positions[best], scores[best]
 
 
 # An IVF-Flat index keeps the exact vectors in its inverted lists, grouped by cluster, not by
@@ -130,31 +138,11 @@ class ListVectors:
             raise ValueError("not an IVF-Flat index")
         self.inner.make_direct_map(True)  # this process's copy: 8 bytes per vector
 
-    def gather(self, positions: np.ndarray) -> Gathered:
-        """The vectors at `positions` (ascending), copied into one matrix."""
-        if not len(positions):
-            return Gathered(positions, np.zeros((0, self.inner.d), dtype=np.float32))
+    def search(self, positions: np.ndarray, query: np.ndarray, k: int,
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, inner products) of the k best of `positions` (ascending), best first:
+        their vectors copied out of the lists for this search."""
+        if not len(positions) or k <= 0:
+            return _best(positions, np.zeros(0, dtype=np.float32), k)
         matrix = np.asarray(self.inner.reconstruct_batch(positions), dtype=np.float32)
-        return Gathered(positions, matrix)
-
-
-@dataclass(frozen=True)
-class Gathered:
-    """Positions (ascending) and a copy of their vectors, row for row."""
-
-    positions: np.ndarray
-    matrix: np.ndarray
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.positions.nbytes + self.matrix.nbytes)
-
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, inner products) of the k best, best first."""
-        if not len(self.positions) or k <= 0:
-            return self.positions[:0], np.zeros(0, dtype=np.float32)
-        scores = self.matrix @ query
-        k = min(k, len(scores))
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return self.positions[best], scores[best]
+        return _best(positions, matrix @ query, k)
