@@ -37,6 +37,7 @@ from retrieval.search.subsets import (
     HNSW_EF_RESTRICTED_MAX,
     SUBSET_SCAN_MAX,
     ListVectors,
+    PositionBitmap,
     Positions,
     Subset,
     loads,
@@ -229,8 +230,9 @@ class VectorIndex:
                         allowed: AllowedIds) -> list[tuple[int, float]]:
         """A restricted search: exact over the allowed vectors where the index stores them
         whole (flat always; HNSW up to SUBSET_SCAN_MAX of them, where that is faster than a
-        restricted graph search; IVF-Flat up to GATHER_MAX, copied out of its lists), else
-        FAISS with a selector."""
+        restricted graph search; IVF-Flat up to GATHER_MAX, copied out of its lists); IVF-Flat
+        beyond that reads more of its lists with a bitmap of the allowed positions; else FAISS
+        with a selector."""
         stored = stored_vectors(index)
         if stored is not None and (not is_hnsw(index) or len(allowed) <= SUBSET_SCAN_MAX):
             positions = self._positions(index, serial)
@@ -239,11 +241,16 @@ class VectorIndex:
             found, scores = subset.search(stored, vector[0], k)
             return [(int(i), float(s))
                     for i, s in zip(positions.ids[found], scores, strict=True)]
-        lists = self._list_vectors(index, serial) if len(allowed) <= GATHER_MAX else None
+        lists = self._list_vectors(index, serial)
         if lists is not None:
             positions = self._positions(index, serial)
             wanted = allowed.derived(("positions", serial), lambda: positions.of(allowed.ids))
-            found, scores = lists.search(wanted, vector[0], k)
+            if len(wanted) <= GATHER_MAX:
+                found, scores = lists.search(wanted, vector[0], k)
+            else:
+                bitmap = allowed.derived(("bitmap", serial),
+                                         lambda: PositionBitmap(wanted, index.ntotal))
+                found, scores = lists.search_lists(bitmap, vector, k)
             return [(int(i), float(s))
                     for i, s in zip(positions.ids[found], scores, strict=True)]
         share = len(allowed) / max(index.ntotal, 1)

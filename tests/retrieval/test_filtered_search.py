@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ingest.documents import Chunk
-from retrieval.search import faiss_index
+from retrieval.search import faiss_index, subsets
 from retrieval.search.faiss_index import VectorIndex
 from retrieval.search.filters import AllowedIds, FilterCache
 from retrieval.search.subsets import Subset
@@ -224,3 +224,41 @@ def test_an_ivfflat_index_gathers_a_teams_vectors_from_its_lists(tmp_path) -> No
         misses += len(set(map(int, truth)) - set(map(int, probed[0])))
     assert misses > 0  # a selector over the two lists probed misses some of the team's best
     assert allowed.nbytes == 2 * team.nbytes  # the ids and their positions, no vectors
+
+
+def test_a_large_team_of_an_ivfflat_index_reads_more_lists_with_a_bitmap(tmp_path,
+                                                                         monkeypatch) -> None:
+    """Above GATHER_MAX a team's vectors are searched in the lists, with a bitmap of their
+    positions as the selector, reading as many lists as it takes to meet
+    RESTRICTED_LIST_MEMBERS of them: more than an unrestricted search reads."""
+    monkeypatch.setattr(faiss_index, "GATHER_MAX", 100)
+    rng = np.random.default_rng(10)
+    vectors = unit(rng, 4000)
+    faiss = faiss_index.faiss
+    inner = faiss.IndexIVFFlat(faiss.IndexFlatIP(16), 16, 64, faiss.METRIC_INNER_PRODUCT)
+    inner.train(vectors)
+    inner.nprobe = 2
+    ivf = faiss.IndexIDMap2(inner)
+    ids = np.arange(4000, dtype=np.int64) * 3 + 1
+    ivf.add_with_ids(vectors, ids)
+    faiss.write_index(ivf, str(tmp_path / "index.faiss"))
+    index = VectorIndex(tmp_path / "index.faiss", 16)
+    team = ids[(np.arange(4000) // 20) % 8 == 3]  # 500 of 4,000: a list holds about 8
+    allowed = AllowedIds(np.concatenate([team, [0, 2]]))  # and ids the index does not hold
+    assert subsets.restricted_probes(64, 2, len(team)) == 64  # 1,000 wanted: every list
+    for query in unit(rng, 10):
+        found = index.search(query, 10, allowed)
+        truth = team[np.argsort(-(vectors[(team - 1) // 3] @ query))[:10]]
+        assert [i for i, _ in found] == list(map(int, truth))
+        assert np.allclose([s for _, s in found],
+                           np.sort(vectors[(team - 1) // 3] @ query)[::-1][:10], atol=1e-5)
+    assert subsets.restricted_probes(4000, 128, 8600) == 466
+    assert subsets.restricted_probes(4000, 128, 150_000) == 128
+
+
+def test_a_position_bitmap_selects_exactly_its_positions() -> None:
+    positions = np.array([0, 7, 8, 9, 63, 999], dtype=np.int64)
+    bitmap = subsets.PositionBitmap(positions, 1000)
+    member = [i for i in range(1000) if bitmap.selector.is_member(i)]
+    assert member == list(map(int, positions))
+    assert bitmap.nbytes == 125
