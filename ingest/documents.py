@@ -8,6 +8,9 @@ from typing import Any, Literal
 from ingest.errors import DocchatError
 
 Kind = Literal["pdf", "text", "meeting"]
+# Where a page's text came from: the file's own text (a PDF's text layer, a Word or text file),
+# or OCR of the page's image.
+Origin = Literal["text_layer", "ocr"]
 
 
 class IngestError(DocchatError):
@@ -22,6 +25,8 @@ class IngestError(DocchatError):
 class Page:
     number: int  # 1-based, as a reader counts pages
     text: str
+    origin: Origin = "text_layer"
+    confidence: float | None = None  # OCR's mean word confidence, 0..1; None for text_layer
 
 
 @dataclass(frozen=True)

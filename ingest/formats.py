@@ -7,6 +7,7 @@ from pathlib import PurePath
 from typing import Literal
 
 from ingest.documents import Document, IngestError
+from ingest.ocr import OcrOptions
 from ingest.pdf import is_pdf, parse_pdf
 from ingest.slack import looks_like_slack, parse_slack_export
 from ingest.text import decode_text, is_docx, parse_docx, parse_text
@@ -48,9 +49,10 @@ def sniff(data: bytes, filename: str) -> StoredKind:
 
 
 def parse_file(data: bytes, kind: StoredKind, document_id: str, filename: str,
-               max_pages: int) -> Document:
+               max_pages: int, ocr: OcrOptions | None = None) -> Document:
+    """The Document in an upload stored as `kind`; PDF pages without text read by `ocr`."""
     if kind == "pdf":
-        return parse_pdf(data, document_id, filename, max_pages=max_pages)
+        return parse_pdf(data, document_id, filename, max_pages=max_pages, ocr=ocr)
     if kind == "docx":
         return parse_docx(data, document_id, filename)
     text = decode_text(data)

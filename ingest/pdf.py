@@ -22,6 +22,7 @@ from pypdf.errors import (
 )
 
 from ingest.documents import Document, IngestError, Page
+from ingest.ocr import OcrFailed, OcrOptions, OcrPage, missing_for_ocr, read_pages
 from ingest.tables import Table, find_tables, splice_tables
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,14 @@ def is_pdf(head: bytes) -> bool:
     return PDF_MAGIC in head[:_HEADER_WINDOW]
 
 
-def parse_pdf(data: bytes, document_id: str, filename: str, max_pages: int) -> Document:
+def parse_pdf(data: bytes, document_id: str, filename: str, max_pages: int,
+              ocr: OcrOptions | None = None) -> Document:
     """Read a PDF's text page by page; pages keep their 1-based numbers.
 
-    Pages without a text layer are kept (empty) and listed in `empty_pages`; a PDF with no
-    text at all fails with `no_text_layer`.
+    Pages without a text layer are read by OCR (`ocr`; None: not at all). Pages that end
+    without text are kept (empty) and listed in `empty_pages`; a PDF with no text at all fails
+    with `no_text_layer` (OCR off or not installed: the message says what to set or install),
+    `no_text_found` (OCR read nothing) or `ocr_failed`.
     """
     if not is_pdf(data):
         raise IngestError("not_a_pdf", f"{filename} is not a PDF file: upload a PDF document.")
@@ -78,23 +82,92 @@ def parse_pdf(data: bytes, document_id: str, filename: str, max_pages: int) -> D
                     "Split the document and upload the parts.",
                 )
             read = [_page_text(reader, i, filename) for i in range(page_count)]
+            without_text = [i for i, (text, _) in enumerate(read) if not text.strip()]
+            by_ocr = _read_by_ocr(reader, without_text, filename, ocr,
+                                  nothing_else=len(without_text) == page_count)
         except LimitReachedError as exc:
             raise IngestError(
                 "pdf_too_complex",
                 f"{filename} exceeds docchat's safety limits for PDFs ({exc}). It may be damaged "
                 "or built to exhaust memory; re-export it (print to PDF) and upload again.",
             ) from exc
-    texts = _with_tables([text for text, _ in read], [tables for _, tables in read])
-    pages = [Page(number=i + 1, text=text) for i, text in enumerate(texts)]
+    plain = [by_ocr[i].text if i in by_ocr else text for i, (text, _) in enumerate(read)]
+    texts = _with_tables(plain, [tables for _, tables in read])
+    pages = [Page(number=i + 1, text=text, origin="ocr" if i in by_ocr else "text_layer",
+                  confidence=by_ocr[i].confidence if i in by_ocr else None)
+             for i, text in enumerate(texts)]
     empty = [p.number for p in pages if not p.text.strip()]
     if len(empty) == len(pages):
         raise IngestError(
-            "no_text_layer",
-            f"{filename} has no text layer (it looks scanned or image-only): "
-            "run OCR on it and upload the searchable PDF.",
+            "no_text_found",
+            f"{filename} has no text layer, and OCR found no text on its pages (they look like "
+            "pictures): there is nothing in it docchat can search. Upload a version with text.",
         )
     return Document(document_id=document_id, filename=filename, kind="pdf", pages=pages,
                     empty_pages=empty)
+
+
+def _read_by_ocr(reader: PdfReader, indexes: list[int], filename: str, ocr: OcrOptions | None,
+                 nothing_else: bool) -> dict[int, OcrPage]:
+    """The pages at these 0-based indexes (those without a text layer) read by OCR, by index;
+    only those where it found text. Blank pages are passed by. When OCR is off, not installed
+    or fails, a PDF with text elsewhere keeps these pages empty (logged); one with
+    `nothing_else` fails saying why."""
+    indexes = [i for i in indexes if not _blank(reader, i)]
+    if not indexes:
+        if nothing_else:
+            raise IngestError("no_text_found", f"{filename} has no text: its pages are blank.")
+        return {}
+    if ocr is None:
+        if nothing_else:
+            raise IngestError(
+                "no_text_layer",
+                f"{filename} has no text layer (it looks scanned or image-only) and reading "
+                "scans by OCR is turned off here: ask your administrator to set "
+                "DOCCHAT_OCR=true, or run OCR on it yourself and upload the searchable PDF.",
+            )
+        return {}
+    missing = missing_for_ocr(ocr.language_codes)
+    if missing:
+        log.warning("%s: %d pages without a text layer not read: OCR needs %s", filename,
+                    len(indexes), "; ".join(missing))
+        if nothing_else:
+            raise IngestError(
+                "no_text_layer",
+                f"{filename} has no text layer (it looks scanned or image-only), and docchat "
+                f"cannot read it by OCR on this server: it needs {_listed(missing)}. Ask your "
+                "administrator to install them (`make ocr-tools` installs the Debian packages), "
+                "then re-index the document.",
+            )
+        return {}
+    try:
+        read = read_pages(reader, indexes, ocr)
+    except (OcrFailed, *_READ_ERRORS) as exc:
+        log.warning("%s: OCR of %d pages failed: %s", filename, len(indexes), exc)
+        if nothing_else:
+            raise IngestError(
+                "ocr_failed",
+                f"{filename} has no text layer, and reading it by OCR failed. Re-export it "
+                "(print to PDF) and upload it again, or upload a version with text.",
+            ) from exc
+        return {}
+    tidied = {i: OcrPage(tidy_text(page.text), page.confidence) for i, page in read.items()}
+    return {i: page for i, page in tidied.items() if page.text}
+
+
+def _blank(reader: PdfReader, index: int) -> bool:
+    """A page that draws nothing at all (no content stream, or an empty one)."""
+    try:
+        contents = reader.pages[index].get_contents()
+        return contents is None or not contents.get_data().strip()
+    except LimitReachedError:
+        raise
+    except _READ_ERRORS:
+        return False  # unreadable to pypdf: the rasterizer may still draw it
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _open_reader(data: bytes, filename: str) -> PdfReader:

@@ -7,18 +7,23 @@ Each parse runs in a fresh process forked from a zygote: `python -m ingest.sandb
 once per worker process, single-threaded, with the parsers imported and a fixed hash seed (the
 same file always parses the same). A new interpreter per file spent 0.2 s of CPU importing
 pypdf, a tenth of what the eval PDFs cost to parse and embed. The zygote takes one JSON
-request per line on stdin, forks, waits for the child up to the time limit (killing it then),
-and answers one JSON line on stdout; the child writes the parsed document to a file the
-worker named. The zygote ends when the worker closes its stdin, or dies.
+request per line on stdin, forks, waits for the child up to the time limit (killing it, and
+whatever it started, then), and answers one JSON line on stdout; the child writes the parsed
+document to a file the worker named. A child about to read pages by OCR tells the zygote how
+much longer it needs (on a pipe of its own): the zygote extends its deadline, up to a cap, and
+tells the worker in a line before its answer. The zygote ends when the worker closes its
+stdin, or dies.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import resource
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,9 +31,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ingest.documents import Document, IngestError
+from ingest.ocr import OcrOptions
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +43,35 @@ _CHILD_ENVIRONMENT = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
 # How long past the time limit the worker waits for the zygote's reply before it takes the
 # zygote for hung, kills it and starts another.
 _GRACE_SECONDS = 10.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def parse_isolated(path: Path, kind: str, document_id: str, filename: str, max_pages: int,
-                   time_limit: float, memory_mb: int) -> Document:
-    """The Document parsed from `path` by a child process; IngestError on any failure."""
+                   time_limit: float, memory_mb: int, ocr: OcrOptions | None = None) -> Document:
+    """The Document parsed from `path` by a child process; IngestError on any failure.
+
+    PDF pages without a text layer are read by `ocr` (None: not at all); the time limit then
+    grows by its seconds_per_page for each page read.
+    """
     request = {"path": str(path), "kind": kind, "document_id": document_id,
                "filename": filename, "max_pages": max_pages, "memory_mb": memory_mb,
-               "time_limit": time_limit}
+               "time_limit": time_limit, "ocr": None, "most_extension": 0.0}
+    if ocr is not None:
+        request["ocr"] = {"languages": ocr.languages, "seconds_per_page": ocr.seconds_per_page}
+        request["most_extension"] = ocr.seconds_per_page * max_pages
     zygote = _take_zygote()
     try:
         reply, answer = zygote.parse(request)
+    except BaseException:  # a task's time limit, say: the zygote may be busy with the child
+        zygote.stop()
+        raise
     finally:
         _give_back(zygote)
     if reply.get("timed_out"):
+        allowed = float(reply.get("allowed") or time_limit)
         raise IngestError(
             "parse_timeout",
-            f"Reading {filename} took longer than {time_limit:.0f} seconds and was stopped. "
+            f"Reading {filename} took longer than {allowed:.0f} seconds and was stopped. "
             "The file may be damaged or unusually complex: re-export it, or split it into parts.",
         )
     if answer is None or "crash" in answer:
@@ -72,6 +90,7 @@ class _Zygote:
             [sys.executable, "-m", "ingest.sandbox"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, env={**os.environ, **_CHILD_ENVIRONMENT},
         )
+        self.unread = b""  # what came from the zygote past the last line read
 
     def alive(self) -> bool:
         return self.pid_of_owner == os.getpid() and self.process.poll() is None
@@ -85,19 +104,39 @@ class _Zygote:
             self.process.stdin.write(json.dumps({**request, "answer": answer_path}).encode()
                                      + b"\n")
             self.process.stdin.flush()
-            line = _read_line(self.process.stdout, float(request["time_limit"])
-                              + _GRACE_SECONDS)
-            if line is None:
-                self.stop()
-                return {"exit": None}, None
-            reply = json.loads(line)
-            return reply, _answer(Path(answer_path).read_bytes())
+            deadline = time.monotonic() + float(request["time_limit"]) + _GRACE_SECONDS
+            while True:
+                line = self.read_line(deadline)
+                if line is None:
+                    self.stop()
+                    return {"exit": None}, None
+                reply = json.loads(line)
+                if "extend" not in reply:
+                    return reply, _answer(Path(answer_path).read_bytes())
+                deadline += float(reply["extend"])  # the child is reading pages by OCR
         except (OSError, ValueError) as exc:  # the zygote died or wrote nonsense: a new one
             log.warning("the parsing process failed (%s); starting another", exc)
             self.stop()
             return {"exit": None}, None
         finally:
             Path(answer_path).unlink(missing_ok=True)
+
+    def read_line(self, deadline: float) -> bytes | None:
+        """One line from the zygote, or None when none comes before `deadline` (monotonic),
+        or the zygote is gone. Read from the pipe itself: a buffered reader may hold a second
+        line where select() cannot see it."""
+        assert self.process.stdout is not None
+        pipe = self.process.stdout.fileno()
+        while b"\n" not in self.unread:
+            ready, _, _ = select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return None
+            chunk = os.read(pipe, 65536)
+            if not chunk:
+                return None
+            self.unread += chunk
+        line, _, self.unread = self.unread.partition(b"\n")
+        return line
 
     def stop(self) -> None:
         self.process.kill()
@@ -109,15 +148,6 @@ class _Zygote:
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
                 stream.close()
-
-
-def _read_line(stream: IO[bytes], timeout: float) -> bytes | None:
-    """One line from the zygote, or None when none comes within `timeout` seconds."""
-    ready, _, _ = select.select([stream], [], [], timeout)
-    if not ready:
-        return None
-    line = stream.readline()
-    return line or None
 
 
 # Idle zygotes of this process: a thread takes one (or starts one) for each parse, so that
@@ -184,44 +214,110 @@ def _serve() -> int:
     import ingest.formats  # noqa: F401 - imported once here, inherited by every child
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the worker's to handle
+    zygote = os.getpid()
     for line in sys.stdin.buffer:
         request = json.loads(line)
+        # The parse's scratch files (OCR's page images) go here, and go with it, even when it
+        # was killed before it could clean up.
+        scratch = tempfile.mkdtemp(prefix="docchat-parse-")
+        extensions, extension_writer = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _child(request)  # never returns
-        exitcode, timed_out = _wait(pid, float(request["time_limit"]))
-        sys.stdout.write(json.dumps({"exit": exitcode, "timed_out": timed_out}) + "\n")
-        sys.stdout.flush()
+            os.close(extensions)
+            _child({**request, "scratch": scratch}, extension_writer, zygote)  # never returns
+        os.close(extension_writer)
+        try:
+            _own_group(pid)
+            exitcode, timed_out, allowed = _wait(pid, float(request["time_limit"]), extensions,
+                                                 float(request.get("most_extension") or 0))
+        finally:
+            os.close(extensions)
+            shutil.rmtree(scratch, ignore_errors=True)
+        _reply({"exit": exitcode, "timed_out": timed_out, "allowed": allowed})
     return 0
 
 
-def _wait(pid: int, time_limit: float) -> tuple[int | None, bool]:
-    """(the child's exit code, negative for a signal; whether it ran out of time and was
-    killed)."""
-    deadline = time.monotonic() + time_limit
-    watch = os.pidfd_open(pid)
+def _reply(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _own_group(pid: int) -> None:
+    """Put the child in a process group of its own (the child does the same: whichever runs
+    first), so that stopping it stops what it started too (Tesseract, for OCR)."""
     try:
-        ready, _, _ = select.select([watch], [], [], max(0.0, deadline - time.monotonic()))
-        timed_out = not ready
+        os.setpgid(pid, pid)
+    except OSError:
+        pass  # it has already done so itself, or has already ended
+
+
+def _wait(pid: int, time_limit: float, extensions: int, most_extension: float,
+          ) -> tuple[int | None, bool, float]:
+    """(the child's exit code, negative for a signal; whether it ran out of time and was
+    killed; the seconds it was allowed). The child may ask for more time on `extensions`,
+    a pipe of JSON lines {"seconds": s}, up to `most_extension` seconds in all; each grant is
+    passed on to the worker as {"extend": s}."""
+    started, allowed = time.monotonic(), time_limit
+    watch = os.pidfd_open(pid)
+    watched, unread = [watch, extensions], b""
+    try:
+        while True:
+            ready, _, _ = select.select(watched, [], [],
+                                        max(0.0, started + allowed - time.monotonic()))
+            if not ready or watch in ready:
+                break
+            chunk = os.read(extensions, 4096)
+            if not chunk:
+                watched.remove(extensions)
+                continue
+            *lines, unread = (unread + chunk).split(b"\n")
+            for line in lines:
+                granted = min(_seconds_asked(line), most_extension - (allowed - time_limit))
+                if granted > 0:
+                    allowed += granted
+                    _reply({"extend": granted})
+        timed_out = watch not in ready
         if timed_out:
             os.kill(pid, signal.SIGKILL)
+        # The child's group goes whether it ended or not: nothing it started outlives it.
+        _kill_group(pid)
     finally:
         os.close(watch)
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), timed_out
+    return os.waitstatus_to_exitcode(status), timed_out, allowed
 
 
-def _child(request: dict[str, Any]) -> None:
-    """In the forked child: the memory ceiling, no core dumps, the parse, the answer file."""
+def _seconds_asked(line: bytes) -> float:
+    try:
+        return max(float(json.loads(line)["seconds"]), 0.0)
+    except (ValueError, KeyError, TypeError):
+        return 0.0
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the child's process group (the child itself may be a zombie still: its id
+    cannot have been reused)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _child(request: dict[str, Any], extensions: int, zygote: int) -> None:
+    """In the forked child: its own process group, death with the zygote, the memory ceiling
+    (inherited by the programs it runs), no core dumps, the parse, the answer file."""
     code = 0
     try:
+        os.setpgid(0, 0)
+        _die_with(zygote)
+        tempfile.tempdir = os.environ["TMPDIR"] = request["scratch"]  # Tesseract's too
         # The zygote's stdout carries its replies: nothing the parsers print may land there.
         quiet = os.open(os.devnull, os.O_WRONLY)
         os.dup2(quiet, 1)
         ceiling = int(request["memory_mb"]) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        answer = _parsed(request)
+        answer = _parsed(request, extensions)
         with open(request["answer"], "w", encoding="utf-8") as out:
             json.dump(answer, out, ensure_ascii=False)
     except MemoryError:
@@ -237,13 +333,34 @@ def _child(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
-def _parsed(request: dict[str, Any]) -> dict[str, Any]:
+def _die_with(zygote: int) -> None:
+    """Be killed when the zygote dies (a worker that gave up on a parse kills its zygote): a
+    long OCR must not run on for nobody. Tesseract, if running then, ends at its own timeout."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != zygote:  # it died before the line above
+        os._exit(1)
+
+
+def _parsed(request: dict[str, Any], extensions: int) -> dict[str, Any]:
     from ingest.formats import parse_file
 
     filename = request["filename"]
+    ocr = None
+    if request.get("ocr"):
+        seconds_per_page = float(request["ocr"]["seconds_per_page"])
+
+        def ask_for_time(pages: int) -> None:
+            os.write(extensions, json.dumps({"seconds": pages * seconds_per_page}).encode()
+                     + b"\n")
+
+        ocr = OcrOptions(languages=request["ocr"]["languages"],
+                         seconds_per_page=seconds_per_page, before=ask_for_time)
     try:
         document = parse_file(Path(request["path"]).read_bytes(), request["kind"],
-                              request["document_id"], filename, int(request["max_pages"]))
+                              request["document_id"], filename, int(request["max_pages"]),
+                              ocr=ocr)
         return {"document": document.to_json()}
     except IngestError as exc:
         return {"error": {"code": exc.code, "message": exc.message}}

@@ -307,3 +307,19 @@ def test_dockerfile_copies_every_package_the_project_installs():
         assert f"!{package}" in allowed, f"{package} is left out of the build context"
     for needed in ("pyproject.toml", "README.md"):
         assert f"!{needed}" in allowed, f"{needed} is left out of the build context"
+
+
+def test_the_image_can_read_scans_in_the_default_ocr_languages():
+    """The runtime stage installs Tesseract with the data of DOCCHAT_OCR_LANGUAGES' default
+    languages (the packages `make ocr-tools` installs), and the build checks it found them."""
+    from ingest.ocr import language_package
+
+    runtime = stages(DOCKERFILE.read_text(encoding="utf-8"))[-1]
+    installed = set(" ".join(re.findall(r"apt-get install ([^&]*)", runtime)).split())
+    codes = Settings().ocr_options.language_codes
+    assert codes == ["eng", "rus"]
+    for package in ["tesseract-ocr", "ghostscript", *map(language_package, codes)]:
+        assert package in installed, f"the image does not install {package}"
+    assert "missing_for_ocr" in runtime, "the build does not check that OCR can run"
+    assert "import ocrmypdf" not in runtime  # a dependency like any other: from pyproject
+    assert any(d.startswith("ocrmypdf") for d in PYPROJECT["project"]["dependencies"])

@@ -97,7 +97,8 @@ def load_meeting(runtime: Parts, request: MeetingRequest) -> Meeting:
         raw_text = decode_text(path.read_bytes()) if record.stored_kind == "text" else None
         document = parse_isolated(
             path, record.stored_kind, record.id, record.filename, max_pages=settings.max_pages,
-            time_limit=settings.parse_time_limit, memory_mb=settings.parse_memory_mb)
+            time_limit=settings.parse_time_limit, memory_mb=settings.parse_memory_mb,
+            ocr=settings.ocr_options)
     else:
         raw_text = request.text or ""
         document = parse_text_upload(raw_text, "inline", request.filename)

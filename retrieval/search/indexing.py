@@ -53,7 +53,7 @@ def index_document(runtime: Parts, document_id: str) -> None:
         document = parse_isolated(
             Path(record.stored_path), record.stored_kind, document_id, record.filename,
             max_pages=settings.max_pages, time_limit=settings.parse_time_limit,
-            memory_mb=settings.parse_memory_mb,
+            memory_mb=settings.parse_memory_mb, ocr=settings.ocr_options,
         )
     except IngestError as exc:
         log.info("document %s failed: %s", document_id, exc.code, extra=logged)
@@ -64,6 +64,7 @@ def index_document(runtime: Parts, document_id: str) -> None:
         pages=len(document.pages) if document.kind == "pdf" else None,
         turns=len(document.turns) if document.kind == "meeting" else None,
         empty_pages=document.empty_pages,
+        ocr_pages={p.number: p.confidence or 0.0 for p in document.pages if p.origin == "ocr"},
     )
     store.mark_progress(document_id, 0.3)
     space = runtime.spaces.active()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import text_pdf, upload_bytes, wait_indexed
+from tests.conftest import joined_pdf, scanned_pdf, text_pdf, upload_bytes, wait_indexed
 from tests.processes import http_server
 from web import create_app
 
@@ -166,6 +166,22 @@ def test_failed_uploads_show_their_reason(page: Page, live_url: str) -> None:
     row = page.locator(f"#doc-{document_id}")
     expect(row.locator(".reason")).to_have_text(f"{reason['message']} (code: {reason['code']})")
     screenshot(page, "library")
+
+
+def test_a_partly_scanned_pdf_says_how_many_pages_ocr_read(page: Page) -> None:
+    collection = unique("scans")
+    memo = joined_pdf(text_pdf([["Memo: the scanned page is the signed minutes."]]),
+                      scanned_pdf([["Minutes of the board meeting, 3 March.",
+                                    "The budget for the new warehouse was approved."]]))
+    upload(page, collection, [pdf_file("signed memo.pdf", memo)])
+    row = page.locator("#uploads li", has_text="signed memo.pdf")
+    expect(row).to_have_attribute("data-status", "indexed", timeout=INDEXING_MS)
+    expect(row.locator(".meta")).to_contain_text("2 pages, 1 read by OCR")
+    page.goto("/library")
+    page.select_option("#filter-collection", collection)
+    expect(page.locator("#documents td.size")).to_have_text(
+        re.compile(r"^2 pages, 1 read by OCR · \d+ passages?$"))
+    screenshot(page, "library-ocr")
 
 
 def test_library_filters_deletes_and_escapes_names(page: Page) -> None:

@@ -79,3 +79,37 @@ def test_no_meeting_chunk_exceeds_what_the_model_reads(embedder) -> None:
         assert longest <= limit, f"meeting {number}: a chunk of {longest} tokens"
         covered = {i for c in chunks for i in range(c.turn_start, c.turn_end + 1)}
         assert covered >= {t.index for t in document.turns if t.text}  # no turn left out
+
+
+def test_a_scanned_page_is_indexed_with_its_ocr_origin_and_confidence(runtime, tmp_path):
+    from tests.conftest import joined_pdf, scanned_pdf, text_pdf
+
+    path = tmp_path / "protocol.pdf"
+    path.write_bytes(joined_pdf(text_pdf([["A typed cover page."]]), scanned_pdf(
+        [["Yoga Nidra is practised in every class of the protocol."]])))
+    record = store_upload(runtime, path)
+    index_document(runtime, record.id)
+    done = runtime.store.get_document(record.id).to_json()
+    assert done["status"] == "indexed" and done["pages"] == 2, done
+    assert [page["page"] for page in done["ocr_pages"]] == [2]
+    assert 0.8 <= done["ocr_pages"][0]["confidence"] <= 1.0, done["ocr_pages"]
+    assert done["empty_pages"] == []
+    hits = runtime.retriever.search("Yoga Nidra in every class", 3, EVERYTHING)
+    assert (hits[0].document_id, hits[0].page) == (record.id, 2)
+
+
+def test_a_database_from_before_ocr_gains_the_ocr_pages_column(tmp_path) -> None:
+    import sqlite3
+
+    from retrieval.storage.store import Store
+
+    store = Store(tmp_path / "docchat.sqlite")
+    store.add_document("old", "old.pdf", tmp_path / "old.pdf", 10, workspace="default")
+    with sqlite3.connect(store.path) as db:
+        db.execute("ALTER TABLE documents DROP COLUMN ocr_pages")
+    reopened = Store(tmp_path / "docchat.sqlite")
+    assert reopened.get_document("old").to_json()["ocr_pages"] == []
+    reopened.mark_parsed("old", "pdf", pages=3, turns=None, empty_pages=[3],
+                         ocr_pages={2: 0.91234, 1: 0.5})
+    assert reopened.get_document("old").to_json()["ocr_pages"] == [
+        {"page": 1, "confidence": 0.5}, {"page": 2, "confidence": 0.912}]

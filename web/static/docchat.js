@@ -156,7 +156,11 @@ function plural(count, word) {
 // the file's size.
 function documentSize(doc) {
   if (doc.kind === "meeting" && doc.turns !== null) return plural(doc.turns, "turn");
-  if (doc.pages) return plural(doc.pages, "page");
+  if (doc.pages) {
+    // "12 pages, 3 read by OCR": pages without a text layer whose text OCR read.
+    const byOcr = (doc.ocr_pages || []).length;
+    return plural(doc.pages, "page") + (byOcr ? `, ${byOcr} read by OCR` : "");
+  }
   return typeof doc.size_bytes === "number" ? fileSize(doc.size_bytes) : "";
 }
 

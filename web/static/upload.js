@@ -32,7 +32,7 @@ function uploadRow(name) {
           el("a", { href: `/chat?document=${encodeURIComponent(doc.id)}`, textContent: "ask about it" }));
         if (doc.empty_pages && doc.empty_pages.length) {
           parts.push(el("div", { className: "warning",
-            textContent: `No text on pages ${doc.empty_pages.join(", ")}: they need OCR.` }));
+            textContent: `No text found on pages ${doc.empty_pages.join(", ")}.` }));
         }
       }
       if (doc.error) {
