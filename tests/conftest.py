@@ -320,3 +320,40 @@ def text_pdf(pages: list[list[str]]) -> bytes:
     """A PDF with one page per list of lines, in Helvetica (Latin text only)."""
     return helvetica_pdf([b"BT /F1 11 Tf 14 TL 60 740 Td " + b" ".join(
         b"(%s) '" % pdf_escape(line) for line in lines) + b" ET" for lines in pages])
+
+
+DEJAVU_SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # fonts-dejavu-core
+
+
+def scanned_pdf(pages: list[list[str]], sideways: bool = False) -> bytes:
+    """An image-only PDF, as a scanner hands one over: each page its lines drawn in DejaVu Sans
+    (Cyrillic too) on a letter-size page at 300 dpi; `sideways` turns each page a quarter turn
+    (a landscape scan). No text layer: only OCR can read it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    if not DEJAVU_SANS.exists():
+        pytest.fail(f"{DEJAVU_SANS} is missing: `make test` installs fonts-dejavu-core")
+    font = ImageFont.truetype(str(DEJAVU_SANS), 42)
+    images = []
+    for lines in pages:
+        image = Image.new("L", (2550, 3300), 255)
+        draw = ImageDraw.Draw(image)
+        for row, line in enumerate(lines):
+            draw.text((300, 300 + row * 90), line, font=font, fill=0)
+        images.append(image.rotate(90, expand=True) if sideways else image)
+    out = io.BytesIO()
+    images[0].save(out, "PDF", resolution=300, save_all=True, append_images=images[1:])
+    return out.getvalue()
+
+
+def joined_pdf(*parts: bytes) -> bytes:
+    """One PDF of the pages of these PDFs, in order (a typed page and a scanned one, say)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for part in parts:
+        for page in PdfReader(io.BytesIO(part)).pages:
+            writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, celery: Any = None) -> Flask:
         openapi,
         pages,
         slack,
+        tables,
         vendor,
     )
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, celery: Any = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(meetings.bp)
+    app.register_blueprint(tables.bp)
     app.register_blueprint(library.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(vendor.bp)  # pdf.js for the passage view

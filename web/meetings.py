@@ -57,6 +57,8 @@ def get_job(job_id: str) -> tuple[Response, int]:
     job = current_runtime().jobs.get(job_id)
     if job is None or job.workspace != workspace():
         raise ApiError(404, "not_found", f"No job with id {job_id}.")
+    if job.kind not in ("summarize", "commitments"):  # a table's job: its result as stored
+        return jsonify(job.to_json()), 200
     result = MeetingResult.model_validate(job.result) if job.result is not None else None
     if job.status == "done" and result is not None and _format() != "json":
         return _formatted(result)

@@ -137,8 +137,9 @@ class Route:
 
 ERROR_RESPONSES = {
     400: ("BadRequest", "The request is malformed or a value is out of range (code "
-                        "`bad_request`, `bad_collection`, `no_file`); the message names the "
-                        "field."),
+                        "`bad_request`, `bad_collection`, `no_file`, `empty_scope`, "
+                        "`too_many_documents`, `sql_not_allowed`, `sql_invalid`, `sql_timeout`); "
+                        "the message names the field."),
     401: ("Unauthorized", "No valid API key or login (`login_required`, `bad_api_key`), or a "
                           "Slack request not signed with the configured signing secret, or "
                           "older than 5 minutes (`unsigned_request`, `bad_signature`, "
@@ -263,12 +264,54 @@ ROUTES = (
                                                    **_MEETING_FILES}), 202: _JOB},
           errors=(400, 404, 413, 415, 422, 429, 503)),
     Route("GET", "/api/jobs/{job_id}", "get_job", "meetings",
-          "A background meeting job: progress, then its result or error",
+          "A background job (a meeting's or a table's): progress, then its result or error",
           description="Once done, `format=csv` or `md` answers the commitments as a file.",
           query=rq.FormatQuery,
           replies={200: Reply("The job, or its commitments as a file.",
                               {"application/json": rs.Job, **_MEETING_FILES})},
           errors=(400, 404)),
+    Route("POST", "/api/tables", "make_table", "tables",
+          "A table from documents or pasted records, every cell with its quote",
+          description="Runs as a job (`GET /api/jobs/{job_id}`, kind `table`, with progress). "
+                      "The scope is `document_ids`, a `collection`, or pasted `text` (records, "
+                      "a line each). `rows: one` makes a row per document, `many` a row per "
+                      "record. Each cell's value is kept only when its quote occurs in the "
+                      "text and holds the value (numbers, ISO dates, enum values, yes/no "
+                      "checked by type); otherwise the cell is empty with status `unverified` "
+                      "or `missing`. A finished table is listed by `GET /api/tables` and can be "
+                      "queried by its `sql_name`.",
+          body={"application/json": rq.TableRequest},
+          replies={202: json_reply("The job.", rs.TableJobAccepted)},
+          errors=(400, 404, 409, 410, 413, 429, 503)),
+    Route("POST", "/api/tables/columns", "propose_table_columns", "tables",
+          "Columns the model proposes from a sample of the scope",
+          description="Runs as a job (kind `table_columns`); its result is `{\"columns\": "
+                      "[...]}`, ready to send to `POST /api/tables` after editing.",
+          body={"application/json": rq.TableColumnsRequest},
+          replies={202: json_reply("The job.", rs.TableJobAccepted)},
+          errors=(400, 404, 409, 410, 413, 429, 503)),
+    Route("GET", "/api/tables", "list_tables", "tables",
+          "The workspace's finished tables, newest first",
+          replies={200: json_reply("The tables.", rs.TableList)}),
+    Route("GET", "/api/tables/{table_id}/export", "export_table", "tables",
+          "A finished table as a CSV, XLSX or SQLite file",
+          description="CSV and XLSX: the source, then each column followed by `<column> quote` "
+                      "and `<column> page` (or `line`). SQLite: the table as the SQL box sees it.",
+          query=rq.TableExportQuery,
+          replies={200: Reply("The file.", {
+              "text/csv": {"schema": {"type": "string"}},
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                  {"schema": _FILE},
+              "application/vnd.sqlite3": {"schema": _FILE}})},
+          errors=(400, 404)),
+    Route("POST", "/api/tables/sql", "table_sql", "tables",
+          "One read-only SELECT over the workspace's finished tables",
+          description="Each finished table is a SQLite table named by its `sql_name`. Only "
+                      "reading runs (no writes, ATTACH or PRAGMA: `sql_not_allowed`), for at "
+                      "most DOCCHAT_TABLE_SQL_SECONDS (`sql_timeout`); SQL SQLite refuses is "
+                      "`sql_invalid` with SQLite's message. At most 500 rows come back.",
+          body={"application/json": rq.TableSqlRequest},
+          replies={200: json_reply("The rows.", rs.SqlAnswer)}, errors=(400,)),
     Route("GET", "/api/index", "index_status", "index",
           "The embedding model and index serving searches, and a rebuild, if any",
           replies={200: json_reply("The index.", rs.IndexStatus)}, errors=(403,)),
@@ -327,6 +370,7 @@ ROUTES = (
 )
 
 _PATH_DESCRIPTIONS = {"name": "The collection's name.", "document_id": "The document's id.",
+                      "table_id": "The table's id (its job's id).",
                       "job_id": "The job's id, from the 202 that started it.",
                       "key_id": "The key's id."}
 

@@ -1,4 +1,5 @@
-"""HTML pages: chat, upload, library, search, meetings, and the passage view a citation opens."""
+"""HTML pages: chat, upload, library, search, meetings, tables, and the passage view a citation
+opens."""
 
 from __future__ import annotations
 
@@ -63,6 +64,11 @@ def search() -> str:
 @bp.get("/meetings")
 def meetings() -> str:
     return render_template("meetings.html", page="meetings")
+
+
+@bp.get("/tables")
+def tables() -> str:
+    return render_template("tables.html", page="tables")
 
 
 @bp.get("/passage/<document_id>")

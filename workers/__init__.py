@@ -15,12 +15,15 @@ from workers.celery_app import (
     SLACK_ANSWER_TASK,
     SLACK_SUMMARY_TASK,
     SLACK_WEBHOOK_TASK,
+    TABLE_COLUMNS_TASK,
+    TABLE_TASK,
     create_celery,
     worker_command,
 )
 
 __all__ = ["INGEST_TASK", "MEETING_TASK", "REBUILD_TASK", "SLACK_ANSWER_TASK",
-           "SLACK_SUMMARY_TASK", "SLACK_WEBHOOK_TASK", "create_celery", "worker_command"]
+           "SLACK_SUMMARY_TASK", "SLACK_WEBHOOK_TASK", "TABLE_COLUMNS_TASK", "TABLE_TASK",
+           "create_celery", "worker_command"]
 
 _app: Any = None
 

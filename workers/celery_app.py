@@ -14,6 +14,8 @@ from workers import embedded_broker, monitoring
 INGEST_TASK = "workers.tasks.ingest_document"
 REBUILD_TASK = "workers.tasks.rebuild_index"
 MEETING_TASK = "workers.tasks.run_meeting_job"
+TABLE_TASK = "workers.tasks.run_table_job"
+TABLE_COLUMNS_TASK = "workers.tasks.propose_table_columns"
 SLACK_SUMMARY_TASK = "workers.tasks.summarize_for_slack"
 SLACK_ANSWER_TASK = "workers.tasks.answer_for_slack"
 SLACK_WEBHOOK_TASK = "workers.tasks.post_meeting_to_slack"

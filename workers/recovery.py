@@ -6,22 +6,36 @@ from __future__ import annotations
 from retrieval.core.settings import Settings
 from retrieval.storage.jobs import JobStore
 from retrieval.storage.store import Store
-from workers.celery_app import INGEST_TASK, MEETING_TASK, REBUILD_TASK, create_celery
+from workers.celery_app import (
+    INGEST_TASK,
+    MEETING_TASK,
+    REBUILD_TASK,
+    TABLE_COLUMNS_TASK,
+    TABLE_TASK,
+    create_celery,
+)
+
+# The task that runs a job of each kind (every other kind is a meeting's).
+JOB_TASKS = {"table": TABLE_TASK, "table_columns": TABLE_COLUMNS_TASK}
 
 
 def requeue_unfinished(settings: Settings) -> int:
     """Send an ingest task for every queued or processing document, and a task for every
-    unfinished meeting job; the tasks are idempotent, so one still in the queue runs once."""
+    unfinished job (a meeting's or a table's); the tasks are idempotent, so one still in the
+    queue runs once."""
     store = Store(settings.database_path)
     unfinished = store.unfinished_documents()
-    jobs = JobStore(settings.database_path).unfinished()
+    job_store = JobStore(settings.database_path)
+    jobs = job_store.unfinished()
     if not unfinished and not jobs:
         return 0
     celery = create_celery(settings)
     for document in unfinished:
         celery.send_task(INGEST_TASK, args=[document.id])
     for job_id in jobs:
-        celery.send_task(MEETING_TASK, args=[job_id])
+        job = job_store.get(job_id)
+        kind = job.kind if job is not None else ""
+        celery.send_task(JOB_TASKS.get(kind, MEETING_TASK), args=[job_id])
     return len(unfinished) + len(jobs)
 
 

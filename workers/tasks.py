@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,9 @@ from retrieval.search.devices import cuda_problem_in_child
 from retrieval.search.embeddings import NonFiniteEmbeddings, cuda_refusal
 from retrieval.search.indexing import index_document
 from retrieval.storage.jobs import Job
+from retrieval.tables import request as table_request
+from retrieval.tables.database import database_path, save_table
+from retrieval.tables.request import TableRequest
 from workers import cores
 from workers.celery_app import (
     MAX_RETRY_DELAY,
@@ -29,6 +32,8 @@ from workers.celery_app import (
     SLACK_DELIVERY_TASK,
     SLACK_SUMMARY_TASK,
     SLACK_WEBHOOK_TASK,
+    TABLE_COLUMNS_TASK,
+    TABLE_TASK,
     runtime_for,
 )
 from workers.recovery import resume_rebuild
@@ -225,6 +230,79 @@ def _finish_meeting_job(task: Task, job_id: str) -> Job | None:
         raise
     else:
         jobs.mark_done(job_id, result.model_dump(mode="json"))
+    return jobs.get(job_id)
+
+
+@shared_task(bind=True, name=TABLE_TASK, acks_late=True,
+             autoretry_for=(LLMUnavailable, DatabaseBusy), **BACKOFF)
+def run_table_job(self: Task, job_id: str) -> str:
+    """A table from documents or pasted records; safe to run twice (a job that is done stays
+    done, an interrupted one starts over). The finished table also goes into the workspace's
+    tables file, where exports and the SQL box read it."""
+    def work(runtime: Runtime, job: Job) -> dict[str, Any]:
+        request = TableRequest.from_json({**job.request, "job_id": job.id})
+        table = table_request.run(
+            runtime, request,
+            progress=lambda done, label: runtime.jobs.mark_running(job_id, done, label))
+        save_table(database_path(runtime.settings.data_dir, job.workspace), table)
+        return {"table": table.to_json()}
+
+    job = _finish_job(self, job_id, "table", work)
+    return job.status if job else "missing"
+
+
+@shared_task(bind=True, name=TABLE_COLUMNS_TASK, acks_late=True,
+             autoretry_for=(LLMUnavailable, DatabaseBusy), **BACKOFF)
+def propose_table_columns(self: Task, job_id: str) -> str:
+    """Columns for a table, proposed by the model from a sample of its scope."""
+    def work(runtime: Runtime, job: Job) -> dict[str, Any]:
+        runtime.jobs.mark_running(job_id, 0.0, "Reading a sample…")
+        columns = table_request.columns_for(runtime, TableRequest.from_json(job.request))
+        return {"columns": [column.to_json() for column in columns]}
+
+    job = _finish_job(self, job_id, "table columns", work)
+    return job.status if job else "missing"
+
+
+def _finish_job(task: Task, job_id: str, what: str,
+                work: Callable[[Runtime, Job], dict[str, Any]]) -> Job | None:
+    """Run a job's `work` unless the job has finished already, and store its result or its
+    error; the job as it ends. A transient failure is raised for the task to try again (the job
+    stays running), unless this was the last try: then the job fails with it."""
+    runtime = runtime_for(task.app)
+    jobs = runtime.jobs
+    with _locked_database_is_transient():
+        job = jobs.get(job_id)
+        if job is None or job.status in ("done", "failed"):
+            return job
+        jobs.mark_running(job_id)
+    try:
+        with _locked_database_is_transient():
+            result = work(runtime, job)
+    except DocchatError as exc:  # a scope that cannot be read, a model that gave nothing usable
+        jobs.mark_failed(job_id, exc.code, exc.message)
+    except (LLMUnavailable, DatabaseBusy) as exc:
+        if not _is_last_try(task):
+            _log_retry(task, f"{what} job {job_id}", exc)
+            raise
+        code = "llm_unavailable" if isinstance(exc, LLMUnavailable) else "database_busy"
+        jobs.mark_failed(job_id, code, str(exc))
+    except ContextOverflow as exc:
+        jobs.mark_failed(job_id, "context_overflow", str(exc))
+    except SoftTimeLimitExceeded:
+        jobs.mark_failed(job_id, "processing_timeout",
+                         f"The job took longer than {runtime.settings.task_time_limit} seconds "
+                         "and was stopped. Make the table from fewer documents, or raise "
+                         "DOCCHAT_TASK_TIME_LIMIT.")
+    except Exception:
+        log.exception("%s job %s failed unexpectedly (task %s)", what, job_id, task.request.id,
+                      extra={"job_id": job_id})
+        jobs.mark_failed(job_id, "internal_error",
+                         f"docchat hit an internal error on this {what} job. Try again; if it "
+                         "keeps failing, send the server log to your administrator.")
+        raise
+    else:
+        jobs.mark_done(job_id, result)
     return jobs.get(job_id)
 
 

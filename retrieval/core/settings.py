@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ingest.ocr import OcrOptions
+
 
 class SettingsError(ValueError):
     """A DOCCHAT_* variable holds a value docchat cannot use."""
@@ -103,6 +105,11 @@ class Settings:
     # transcript per part of a map-reduce (0: as many as the context window leaves room for).
     summary_max_tokens: int = 512
     summary_part_tokens: int = 0
+    # Tables (POST /api/tables): the most characters of pasted text, documents in one table,
+    # and seconds one query of the SQL box may run.
+    table_max_text_chars: int = 200_000
+    table_max_documents: int = 200
+    table_sql_seconds: float = 2.0
     # Uploads and parsing.
     max_upload_mb: int = 100
     max_pages: int = 2000
@@ -111,6 +118,12 @@ class Settings:
     # above what the largest allowed document takes to embed on a CPU.
     task_time_limit: int = 3600
     parse_memory_mb: int = 2048
+    # OCR: PDF pages without a text layer (scans) are read by Tesseract through OCRmyPDF, in
+    # these languages (Tesseract's codes joined by "+"), in the parse's child process. A page
+    # may take ocr_seconds_per_page; the parse's time limit grows by that much per page read.
+    ocr: bool = True
+    ocr_languages: str = "eng+rus"
+    ocr_seconds_per_page: float = 60.0
     web_threads: int = 8
     # Processes of the worker `docchat serve` starts: one embeds while another parses.
     worker_concurrency: int = 2
@@ -219,6 +232,14 @@ class Settings:
         """DOCCHAT_TRUSTED_HOSTS as lower-case names, without ports or a trailing dot."""
         return tuple(h.strip().lower().rstrip(".") for h in self.trusted_hosts.split(",")
                      if h.strip())
+
+    @property
+    def ocr_options(self) -> OcrOptions | None:
+        """How the parse reads PDF pages without a text layer; None with OCR turned off."""
+        if not self.ocr:
+            return None
+        return OcrOptions(languages=self.ocr_languages,
+                          seconds_per_page=self.ocr_seconds_per_page)
 
     @property
     def max_upload_bytes(self) -> int:

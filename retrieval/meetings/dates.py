@@ -327,6 +327,13 @@ def _stated_dates(text: str) -> Iterator[_Stated]:
             yield _Stated(_year(match["year"]), _MONTH_NAMES[match["month"]], int(match["day"]))
 
 
+def dates_stated(text: str) -> list[tuple[int | None, int, int]]:
+    """Every date written with a month in `text` as (year or None, month, day), by the rules
+    above for absolute dates (retrieval/tables/values.py checks a table's dates with it)."""
+    return [(s.year, s.month, s.day) for s in _stated_dates(_normalized(text))
+            if _calendar_date(s.year or 2000, s.month, s.day) is not None]
+
+
 def _year(digits: str | None) -> int | None:
     if digits is None:
         return None

@@ -84,6 +84,14 @@ class JobStore(SQLiteTables):
         data["result"] = json.loads(data["result"]) if data["result"] else None
         return Job(**data)
 
+    def finished(self, workspace: str, kind: str) -> list[Job]:
+        """The workspace's jobs of this kind that are done, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id FROM jobs WHERE workspace = ? AND kind = ? AND"
+                              " status = 'done' ORDER BY created_at DESC, rowid DESC",
+                              (workspace, kind)).fetchall()
+        return [job for job in (self.get(row[0]) for row in rows) if job is not None]
+
     def unfinished(self) -> list[str]:
         with self._connect() as db:
             rows = db.execute(

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS documents (
     sha256 TEXT,
     turns INTEGER,
     empty_pages TEXT,
-    workspace TEXT NOT NULL DEFAULT 'default'
+    workspace TEXT NOT NULL DEFAULT 'default',
+    ocr_pages TEXT
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
@@ -130,6 +131,8 @@ class DocumentRecord:
     turns: int | None = None
     empty_pages: str | None = None  # JSON list of page numbers without a text layer
     workspace: str = "default"  # the team it belongs to
+    # JSON [{"page", "confidence"}]: the pages whose text OCR read (the rest: the text layer)
+    ocr_pages: str | None = None
 
     def to_json(self) -> dict[str, object]:
         error = None
@@ -145,6 +148,7 @@ class DocumentRecord:
             "pages": self.pages,
             "turns": self.turns,
             "empty_pages": json.loads(self.empty_pages) if self.empty_pages else [],
+            "ocr_pages": json.loads(self.ocr_pages) if self.ocr_pages else [],
             "chunks": self.chunks,
             "size_bytes": self.size_bytes,
             "error": error,
@@ -304,6 +308,7 @@ class Store(SQLiteTables):
     def _upgrade(self, db: sqlite3.Connection) -> None:
         # Databases from before workspaces: every document was the one team's.
         add_column(db, "documents", "workspace", "TEXT NOT NULL DEFAULT 'default'")
+        add_column(db, "documents", "ocr_pages", "TEXT")  # before scanned pages were read
         db.executescript(_INDEXES)
 
     def add_document(self, document_id: str, filename: str, stored_path: Path, size_bytes: int,
@@ -403,9 +408,13 @@ class Store(SQLiteTables):
         self._update(document_id, progress=progress)
 
     def mark_parsed(self, document_id: str, kind: str, pages: int | None, turns: int | None,
-                    empty_pages: list[int]) -> None:
+                    empty_pages: list[int], ocr_pages: dict[int, float] | None = None) -> None:
+        """What the parse found; `ocr_pages`: the confidence of each page OCR read, by number."""
+        read = [{"page": page, "confidence": round(confidence, 3)}
+                for page, confidence in sorted((ocr_pages or {}).items())]
         self._update(document_id, kind=kind, pages=pages, turns=turns,
-                     empty_pages=json.dumps(empty_pages) if empty_pages else None)
+                     empty_pages=json.dumps(empty_pages) if empty_pages else None,
+                     ocr_pages=json.dumps(read) if read else None)
 
     def mark_indexed(self, document_id: str, chunks: int) -> None:
         # Bumps the generations even when it was indexed already (a re-index in place).

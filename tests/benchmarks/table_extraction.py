@@ -1,169 +1,413 @@
-"""Tables in PDFs: docchat's parse (plain text with layout-detected tables spliced in as
-`label | v1 | v2` rows) against plain pypdf text alone, on every PDF in ../shared/eval/pdfs.
+"""Tables from documents and from messy records, against the hand-made gold tables in
+tests/data/tables/: cell accuracy and the share of filled cells with verified evidence, docchat
+against the one-prompt recipe on the same model, in the same run.
 
-Speed: pages/s of the plain read (pypdf's plain extract_text, tidied, repeated margins
-removed: docchat's parse before tables) and of docchat's parse_pdf, same files, same process.
+- NTSB: one row per report (the 20 PDFs in ../shared/eval/pdfs/ntsb) x date, location,
+  aircraft, registration, injuries, phase of flight.
+- Records: one row per line of records_en.txt and records_ru.txt (sales typed by people, in
+  English and Russian) x date, customer, item, quantity, amount, currency, paid.
 
-Tables: how many parse_pdf writes (runs of two or more `|` rows). Quality: the reference rows
-are the rows of the tables ingest.tables finds in pypdf's layout-mode text that hold a label
-and at least one figure; a row is "together" in a text when one line of it holds the label
-and then every figure, in order. Rows with an empty cell before a figure are counted too:
-plain text cannot say which column such a figure is in (a schedule's X under month 12).
+docchat: `retrieval.tables.extraction.extract_table`: one-row mode over `pdf_source` of each
+report's pages as docchat's parser reads them; many-rows mode over `pasted_source` of each
+records file. The recipe, the way LangChain's docs would have it: the whole document
+(PyPDFLoader's pages joined, cut to fit the context) or all the record lines in one prompt,
+"extract these fields as JSON" with the same column descriptions, asking for each value and the
+exact quote that states it, `ChatOpenAI` + `JsonOutputParser` on the same server, temperature 0.
 
-Prose: on pages where no table was written, the word multiset of parse_pdf's text against
-the plain read's (shared words / the larger count); the same on pages with tables, `|` aside.
+Scoring (tests/benchmarks/table_gold.py, printed with the figures): type-aware cell accuracy
+over all gold cells; evidence share over filled cells. Record rows are paired one to one with
+the gold lines, best agreeing pairs first; a gold line left unpaired counts all its cells wrong.
 
-    python -m tests.benchmarks.table_extraction
+    python -m tests.benchmarks.table_extraction [--quality-model] [--only ntsb|records]
+        [--limit N] [--pipelines docchat,recipe] [--results FILE]
+
+Target, with --quality-model: docchat's cell accuracy >= 0.9, >= 0.98 of its filled cells with
+verified evidence, and a higher accuracy than the recipe.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import json
 import logging
-import time
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-import pypdf
-from pypdf import PdfReader
+from langchain_community.document_loaders import PyPDFLoader
+from langchain_core.output_parsers import JsonOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_openai import ChatOpenAI
 
-from ingest.pdf import PYPDF_LIMITS, parse_pdf, remove_repeated_margins, tidy_text
-from ingest.tables import CELL_SEPARATOR, find_tables, is_table_row
-from tests.benchmarks.common import EVAL, header
+from ingest.pdf import parse_pdf
+from retrieval.core.settings import Settings
+from retrieval.llm.client import ChatModel, estimate_tokens
+from retrieval.tables.extraction import extract_table
+from retrieval.tables.model import Cell, Column, Row
+from retrieval.tables.sources import pasted_source, pdf_source
+from tests.benchmarks.common import configured_llm, header, timed
+from tests.benchmarks.table_gold import (
+    EVAL_PDFS,
+    TABLES,
+    GoldColumn,
+    GoldRow,
+    as_json,
+    correct,
+    is_empty,
+    load_ntsb,
+    load_records,
+    quote_in,
+    rule_lines,
+    supports,
+)
+
+PIPELINES = ("docchat", "recipe")
+# The recipe's reply: room for every cell of every row with its quote (a long reply cut off
+# would judge the recipe on a broken list), within the model's window.
+RECIPE_ONE_ROW_TOKENS = 512
+RECIPE_TOKENS_PER_CELL = 32
+# Tokens kept free next to the recipe's prompt: chat template and the counter's error.
+RECIPE_MARGIN = 96
+TARGET_ACCURACY = 0.9
+TARGET_EVIDENCE = 0.98
 
 
 @dataclass
-class Tally:
-    pages: int = 0
-    plain_s: float = 0.0
-    docchat_s: float = 0.0
-    tables: int = 0
-    table_pages: int = 0
-    rows: int = 0
-    rows_plain: int = 0
-    rows_docchat: int = 0
-    rows_with_gap: int = 0
-    prose_overlaps: list[float] = field(default_factory=list)
-    table_page_overlaps: list[float] = field(default_factory=list)
+class Case:
+    """One document the pipelines read: a report (one gold row) or a records file (many)."""
+
+    set: str  # "ntsb" | "records"
+    name: str  # the file's name
+    columns: tuple[GoldColumn, ...]
+    gold: list[GoldRow]
+    texts: list[str]  # docchat's reading: a report's pages, or the records' lines
+    recipe_text: str  # what the recipe reads: PyPDFLoader's pages joined, or the lines
+    evidence_texts: list[str]  # where a quote may stand: both readings
 
 
-def plain_pages(data: bytes) -> list[str]:
-    """docchat's page texts before tables: plain extraction, tidied, margins removed."""
-    limits = pypdf.get_configuration().with_overwrites(**PYPDF_LIMITS)
-    with pypdf.apply_configuration(limits):
-        reader = PdfReader(io.BytesIO(data))
-        texts = [tidy_text(page.extract_text() or "") for page in reader.pages]
-    return remove_repeated_margins(texts)
+@dataclass
+class Prediction:
+    value: Any
+    quote: str
+    status: str = ""  # docchat's cell status; "" for the recipe
+    reason: str = ""  # docchat: why a cell is unverified
 
 
-def reference_rows(data: bytes) -> list[list[tuple[str, ...]]]:
-    """Per page, the rows (label, figures...) of the tables found in layout-mode text."""
-    reader = PdfReader(io.BytesIO(data))
-    pages = []
-    for page in reader.pages:
-        rows = []
-        for table in find_tables(page.extract_text(extraction_mode="layout"), tidy_text):
-            rows.extend(row for row in table.rows[1:] if row[0] and any(row[1:]))
-        pages.append(rows)
-    return pages
+@dataclass
+class Outcome:
+    """One gold cell, as a pipeline filled it (a line of --results)."""
+
+    pipeline: str
+    set: str
+    file: str
+    line: int | None
+    column: str
+    gold: Any
+    predicted: Any
+    quote: str
+    status: str
+    reason: str
+    correct: bool
+    filled: bool
+    quote_found: bool
+    evidence: bool
 
 
-def together(row: tuple[str, ...], lines: list[str]) -> bool:
-    """One line holds the row's label and then each of its figures, in order."""
-    wanted = [cell for cell in row if cell]
-    for line in lines:
-        at = 0
-        for cell in wanted:
-            at = line.find(cell, at)
-            if at < 0:
-                break
-            at += len(cell)
+@dataclass
+class Run:
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+    failures: int = 0
+    extra_rows: int = 0
+
+
+def columns_of(gold: Sequence[GoldColumn]) -> list[Column]:
+    return [Column(c.name, c.type, c.description, c.values) for c in gold]  # type: ignore[arg-type]
+
+
+# ---- the cases ----------------------------------------------------------------------------
+
+def ntsb_cases(limit: int | None) -> list[Case]:
+    table = load_ntsb()
+    cases = []
+    for row in table.rows[:limit]:
+        path = EVAL_PDFS / "ntsb" / row.file
+        pages = [p.text for p in parse_pdf(path.read_bytes(), path.stem, path.name,
+                                           max_pages=100).pages]
+        loaded = [d.page_content for d in PyPDFLoader(str(path)).load()]
+        cases.append(Case("ntsb", row.file, table.columns, [row], pages, "\n\n".join(loaded),
+                          pages + loaded))
+    return cases
+
+
+def records_cases(limit: int | None) -> list[Case]:
+    table = load_records()
+    cases = []
+    for file in sorted({row.file for row in table.rows}):
+        lines = (TABLES / file).read_text(encoding="utf-8").splitlines()[:limit]
+        gold = [row for row in table.rows if row.file == file and row.line <= len(lines)]
+        cases.append(Case("records", file, table.columns, gold, lines, "\n".join(lines),
+                          ["\n".join(lines)]))
+    return cases
+
+
+# ---- docchat ------------------------------------------------------------------------------
+
+def docchat_rows(case: Case, llm: ChatModel) -> list[dict[str, Prediction]]:
+    columns = columns_of(case.columns)
+    if case.set == "ntsb":
+        source = pdf_source(Path(case.name).stem, case.name, case.texts)
+        table = extract_table([source], columns, "one", llm)
+    else:
+        source = pasted_source("\n".join(case.texts), title=case.name)
+        table = extract_table([source], columns, "many", llm)
+    return [_predictions(row) for row in table.rows]
+
+
+def _predictions(row: Row) -> dict[str, Prediction]:
+    def shown(cell: Cell) -> Prediction:
+        return Prediction(cell.value, cell.quote, cell.status, cell.reason)
+
+    return {name: shown(cell) for name, cell in row.cells.items()}
+
+
+# ---- the recipe ---------------------------------------------------------------------------
+
+def _field_lines(columns: Sequence[GoldColumn]) -> str:
+    lines = []
+    for c in columns:
+        kind = {"date": "a date as YYYY-MM-DD", "number": "a number", "boolean": "true or false",
+                "text": "text"}.get(c.type, "one of: " + ", ".join(c.values))
+        lines.append(f"- {c.name} ({kind}): {c.description}")
+    return "\n".join(lines)
+
+
+_ONE_ROW = (
+    "Extract these fields from the document as JSON:\n{fields}\n\nReturn only a JSON object "
+    "with one key per field; each value is an object {{{{\"value\": ..., \"quote\": ...}}}} "
+    "where quote is the exact words copied from the document that state the value. Use "
+    "null for a value the document does not state.")
+_MANY_ROWS = (
+    "Each line below is one record. Extract these fields from every record as JSON:\n"
+    "{fields}\n\nReturn only a JSON list with one object per line, in order; each object has "
+    "one key per field, whose value is an object {{{{\"value\": ..., \"quote\": ...}}}} where "
+    "quote is the exact words copied from the line that state the value. Use null for a value "
+    "the line does not state.")
+
+
+class Recipe:
+    def __init__(self, settings: Settings, llm: ChatModel) -> None:
+        self.settings = settings
+        self.llm = llm
+        self.context = llm.context_window()
+
+    def rows(self, case: Case) -> list[dict[str, Prediction]]:
+        many = case.set == "records"
+        fields = _field_lines(case.columns).replace("{", "{{").replace("}", "}}")
+        system = (_MANY_ROWS if many else _ONE_ROW).format(fields=fields)
+        if many:  # every line's row in one reply: what the window leaves, half of it at least
+            wanted = RECIPE_TOKENS_PER_CELL * len(case.columns) * len(case.texts)
+            prompt_tokens = self.llm.count_tokens(f"{system}\n{case.recipe_text}") + RECIPE_MARGIN
+            reply_tokens = min(wanted, max(self.context // 2, self.context - prompt_tokens))
         else:
-            return True
-    return False
+            reply_tokens = min(RECIPE_ONE_ROW_TOKENS, self.context // 2)
+        text = self.fitted(case.recipe_text, system, reply_tokens)
+        prompt = ChatPromptTemplate.from_messages([("system", system), ("human", "{document}")])
+        llm = ChatOpenAI(base_url=self.settings.llm_url,
+                         api_key=self.settings.llm_api_key,  # type: ignore[arg-type]
+                         model=self.settings.llm_model, temperature=0, timeout=900,
+                         max_retries=0, max_completion_tokens=reply_tokens,
+                         extra_body={"max_tokens": reply_tokens})
+        reply = (prompt | llm | JsonOutputParser()).invoke({"document": text})
+        if many:
+            if isinstance(reply, dict):
+                reply = next((v for v in reply.values() if isinstance(v, list)), [reply])
+            items = [r for r in reply if isinstance(r, dict)] if isinstance(reply, list) else []
+        else:
+            items = [reply] if isinstance(reply, dict) else []
+        return [{c.name: _recipe_cell(item.get(c.name)) for c in case.columns} for item in items]
+
+    def fitted(self, text: str, system: str, reply_tokens: int) -> str:
+        """The text cut to what the window holds next to the instruction and the reply."""
+        budget = self.context - reply_tokens - estimate_tokens(system) - RECIPE_MARGIN
+        for _ in range(6):
+            tokens = self.llm.count_tokens(text)
+            if tokens <= budget:
+                return text
+            text = text[:int(len(text) * budget / tokens * 0.97)]
+        return text
 
 
-def overlap(a: str, b: str) -> float:
-    words_a = Counter(w for w in a.split() if w != CELL_SEPARATOR.strip())
-    words_b = Counter(w for w in b.split() if w != CELL_SEPARATOR.strip())
-    larger = max(sum(words_a.values()), sum(words_b.values()))
-    return sum((words_a & words_b).values()) / larger if larger else 1.0
+def _recipe_cell(raw: Any) -> Prediction:
+    if isinstance(raw, dict):
+        quote = raw.get("quote")
+        return Prediction(raw.get("value"), quote if isinstance(quote, str) else "")
+    return Prediction(raw, "")
 
 
-def table_count(text: str) -> int:
-    count, run = 0, 0
-    for line in [*text.splitlines(), ""]:
-        if is_table_row(line):
-            run += 1
-            continue
-        count += run >= 2
-        run = 0
-    return count
+# ---- scoring ------------------------------------------------------------------------------
+
+def pair_rows(predicted: list[dict[str, Prediction]], gold: list[GoldRow],
+              columns: Sequence[GoldColumn]) -> dict[int, int]:
+    """Gold row index -> predicted row index, one to one, the pairs with the most right cells
+    first (a pair with none is no pair)."""
+    scored = []
+    for p, row in enumerate(predicted):
+        for g, gold_row in enumerate(gold):
+            right = sum(correct(c, row[c.name].value, gold_row.cells[c.name]) for c in columns
+                        if gold_row.cells[c.name].value is not None)
+            if right:
+                scored.append((-right, g, p))
+    pairs: dict[int, int] = {}
+    taken: set[int] = set()
+    for _, g, p in sorted(scored):
+        if g not in pairs and p not in taken:
+            pairs[g] = p
+            taken.add(p)
+    return pairs
 
 
-def measure(path: Path, tally: Tally) -> None:
-    data = path.read_bytes()
-    started = time.perf_counter()
-    plain = plain_pages(data)
-    tally.plain_s += time.perf_counter() - started
-    started = time.perf_counter()
-    try:
-        document = parse_pdf(data, "bench", path.name, max_pages=5000)
-    except Exception as exc:  # noqa: BLE001 - a scanned PDF: counted in neither
-        print(f"#   {path.name}: {exc}")
-        return
-    tally.docchat_s += time.perf_counter() - started
-    tally.pages += len(document.pages)
-    for page, before, rows in zip(document.pages, plain, reference_rows(data), strict=True):
-        tables = table_count(page.text)
-        tally.tables += tables
-        tally.table_pages += tables > 0
-        (tally.table_page_overlaps if tables else tally.prose_overlaps).append(
-            overlap(page.text, before))
-        plain_lines, new_lines = before.splitlines(), page.text.splitlines()
-        for row in rows:
-            tally.rows += 1
-            tally.rows_plain += together(row, plain_lines)
-            tally.rows_docchat += together(row, new_lines)
-            tally.rows_with_gap += any(not cell and any(row[k + 1:])
-                                       for k, cell in enumerate(row[1:], start=1))
+def is_filled(column: GoldColumn, value: Any) -> bool:
+    """A value was given ("None" is one of the NTSB injuries, not an empty cell)."""
+    if column.type == "enum" and isinstance(value, str):
+        return any(value.strip().casefold() == v.casefold() for v in column.values) \
+            or not is_empty(value)
+    return not is_empty(value)
 
 
-def report(name: str, tally: Tally) -> None:
-    def share(part: int, whole: int) -> str:
-        return f"{part}/{whole} ({100 * part / whole:.1f}%)" if whole else "0/0"
+def score_case(pipeline: str, case: Case, predicted: list[dict[str, Prediction]]) -> Run:
+    run = Run()
+    pairs = ({0: 0} if predicted else {}) if case.set == "ntsb" else \
+        pair_rows(predicted, case.gold, case.columns)
+    run.extra_rows = len(predicted) - len(pairs)
+    for g, gold_row in enumerate(case.gold):
+        row = predicted[pairs[g]] if g in pairs else None
+        for column in case.columns:
+            gold = gold_row.cells[column.name]
+            guess = row[column.name] if row is not None else Prediction(None, "", "absent")
+            filled = is_filled(column, guess.value)
+            found = filled and quote_in(guess.quote, case.evidence_texts)
+            verified = found and supports(column, guess.value, guess.quote) and (
+                pipeline != "docchat" or guess.status == "ok")
+            run.outcomes.append(Outcome(
+                pipeline, case.set, case.name, gold_row.line, column.name, gold.value,
+                as_json(guess.value), guess.quote, guess.status, guess.reason,
+                row is not None and correct(column, guess.value, gold), filled, found, verified))
+    return run
 
-    def mean(values: list[float]) -> str:
-        return f"{sum(values) / len(values):.4f} (min {min(values):.3f}, {len(values)} pages)" \
-            if values else "-"
 
-    print(f"## {name}")
-    print(f"pages/s   plain {tally.pages / tally.plain_s:6.1f}   docchat "
-          f"{tally.pages / tally.docchat_s:6.1f}   ({tally.pages} pages; "
-          f"{tally.plain_s:.1f} s vs {tally.docchat_s:.1f} s)")
-    print(f"tables written: {tally.tables} on {tally.table_pages} pages")
-    print(f"table rows with label and figures on one line: plain "
-          f"{share(tally.rows_plain, tally.rows)}, docchat {share(tally.rows_docchat, tally.rows)}")
-    print(f"  reference rows with an empty cell before a figure (its column lost in plain): "
-          f"{tally.rows_with_gap}")
-    print(f"word overlap with plain, pages without tables: {mean(tally.prose_overlaps)}")
-    print(f"word overlap with plain, pages with tables ('|' aside): "
-          f"{mean(tally.table_page_overlaps)}")
+def run_pipeline(pipeline: str, cases: list[Case], extract: Any) -> Run:
+    total = Run()
+    for case in cases:
+        with timed() as elapsed:
+            try:
+                predicted = extract(case)
+            except Exception as exc:  # noqa: BLE001 - a failed request counts, the run goes on
+                print(f"  {pipeline:<8} {case.name:<24} failed: {type(exc).__name__}: "
+                      f"{str(exc)[:160]}", flush=True)
+                predicted, total.failures = [], total.failures + 1
+        run = score_case(pipeline, case, predicted)
+        total.seconds += elapsed[0]
+        total.outcomes += run.outcomes
+        total.extra_rows += run.extra_rows
+        right = sum(o.correct for o in run.outcomes)
+        print(f"  {pipeline:<8} {case.name:<24} {right}/{len(run.outcomes)} cells right, "
+              f"{sum(o.evidence for o in run.outcomes)}/{sum(o.filled for o in run.outcomes)} "
+              f"filled with evidence, {len(predicted)} rows, {elapsed[0]:.0f}s", flush=True)
+    return total
+
+
+# ---- report -------------------------------------------------------------------------------
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.3f} ({part}/{whole})" if whole else "-"
+
+
+def figures(outcomes: list[Outcome]) -> tuple[float, float]:
+    filled = [o for o in outcomes if o.filled]
+    accuracy = sum(o.correct for o in outcomes) / len(outcomes) if outcomes else 0.0
+    evidence = sum(o.evidence for o in filled) / len(filled) if filled else 0.0
+    return accuracy, evidence
+
+
+def report(runs: dict[str, Run], sets: Sequence[str], columns: dict[str, tuple[GoldColumn, ...]],
+           ) -> Iterator[str]:
+    for name in sets:
+        yield f"## {name}: accuracy | evidence (filled cells with a verified quote) | " \
+              "quote found"
+        for column in [c.name for c in columns[name]] + ["all"]:
+            cells = []
+            for pipeline, run in runs.items():
+                mine = [o for o in run.outcomes if o.set == name
+                        and (column == "all" or o.column == column)]
+                filled = [o for o in mine if o.filled]
+                cells.append(f"{pipeline} {_share(sum(o.correct for o in mine), len(mine))} | "
+                             f"{_share(sum(o.evidence for o in filled), len(filled))} | "
+                             f"{_share(sum(o.quote_found for o in filled), len(filled))}")
+            yield f"{column:<16} " + "    ".join(cells)
+    yield "## overall"
+    for pipeline, run in runs.items():
+        accuracy, evidence = figures(run.outcomes)
+        filled = sum(o.filled for o in run.outcomes)
+        yield (f"{pipeline:<8} cell accuracy {accuracy:.3f} ({sum(o.correct for o in run.outcomes)}"
+               f"/{len(run.outcomes)})  evidence {evidence:.3f} of {filled} filled  extra rows "
+               f"{run.extra_rows}  failed requests {run.failures}  {run.seconds:.0f}s")
+    if "docchat" in runs:
+        accuracy, evidence = figures(runs["docchat"].outcomes)
+        above = "recipe" not in runs or accuracy > figures(runs["recipe"].outcomes)[0]
+        met = accuracy >= TARGET_ACCURACY and evidence >= TARGET_EVIDENCE and above
+        yield (f"target (quality model): docchat accuracy >= {TARGET_ACCURACY}, evidence >= "
+               f"{TARGET_EVIDENCE}, above the recipe: {'met' if met else 'not met'} "
+               f"(accuracy {accuracy:.3f}, evidence {evidence:.3f}"
+               + (f", recipe {figures(runs['recipe'].outcomes)[0]:.3f})" if "recipe" in runs
+                  else ")"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pdfs", type=Path, default=EVAL / "pdfs")
+    parser.add_argument("--quality-model", action="store_true",
+                        help="use Qwen2.5-Coder-1.5B-Instruct (fetched on first use, 1.1 GB)")
+    parser.add_argument("--only", choices=("ntsb", "records"), default=None)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="the first N reports, and the first N lines of each records file")
+    parser.add_argument("--pipelines", default=",".join(PIPELINES))
+    parser.add_argument("--results", type=Path, default=None,
+                        help="write each gold cell's outcome as a JSON line")
     args = parser.parse_args()
-    header("PDF tables: docchat parse_pdf vs plain pypdf text")
+    pipelines = [p for p in args.pipelines.split(",") if p]
+    if not set(pipelines) <= set(PIPELINES):
+        parser.error(f"--pipelines takes {', '.join(PIPELINES)}")
+    sets = [args.only] if args.only else ["ntsb", "records"]
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    tallies: dict[str, Tally] = {}
-    for path in sorted(args.pdfs.glob("*/*.pdf")):
-        measure(path, tallies.setdefault(path.parent.name, Tally()))
-    for name, tally in sorted(tallies.items()):
-        report(name, tally)
+    header("Tables: cell accuracy and verified evidence against tests/data/tables")
+    cases = (ntsb_cases(args.limit) if "ntsb" in sets else []) + \
+        (records_cases(args.limit) if "records" in sets else [])
+    print(f"# cases: {len(cases)}, gold cells: "
+          f"{sum(len(r.cells) for c in cases for r in c.gold)}")
+    for line in rule_lines():
+        print(f"# {line}")
+    runs: dict[str, Run] = {}
+    with timed() as elapsed, configured_llm(args.quality_model) as settings:
+        llm = ChatModel(settings)
+        print(f"# model: {settings.llm_model} at {settings.llm_url} (context "
+              f"{llm.context_window()} tokens)", flush=True)
+        for pipeline in pipelines:
+            if pipeline == "docchat":
+                runs[pipeline] = run_pipeline(pipeline, cases, lambda c: docchat_rows(c, llm))
+            else:
+                recipe = Recipe(settings, llm)
+                runs[pipeline] = run_pipeline(pipeline, cases, recipe.rows)
+    if args.results is not None:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        with args.results.open("w", encoding="utf-8") as out:
+            for run in runs.values():
+                for outcome in run.outcomes:
+                    out.write(json.dumps(asdict(outcome), ensure_ascii=False) + "\n")
+    columns = {"ntsb": load_ntsb().columns, "records": load_records().columns}
+    for line in report(runs, sets, columns):
+        print(line)
+    print(f"# elapsed: {elapsed[0]:.0f}s (model server start included)")
 
 
 if __name__ == "__main__":

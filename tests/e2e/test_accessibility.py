@@ -184,6 +184,7 @@ PAGES = {
     "search-empty": Visit(goto("/search"), "Search"),
     "search-results": Visit(search_results, "Search"),
     "meetings": Visit(goto("/meetings"), "Meeting summary and commitments"),
+    "tables": Visit(goto("/tables", "#columns .column-name"), "Tables from documents"),
     "passage-pdf": Visit(passage("pdf"), re.compile(r"service agreement\.pdf, page \d")),
     "passage-meeting": Visit(passage("meeting"), re.compile(r"weekly sync\.txt")),
     "api-docs": Visit(goto("/api/docs"), re.compile(r"^docchat HTTP API")),

@@ -245,3 +245,88 @@ class SlackCommandForm(BaseModel):
     response_url: str
     user_id: str = ""
     channel_id: str = ""
+
+
+# ---- tables (web/tables.py) ----
+
+MAX_TABLE_COLUMNS = 30
+MAX_ENUM_VALUES = 30
+MAX_SQL_CHARS = 10_000
+TableColumnType = Literal["text", "number", "date", "enum", "boolean"]
+TableRows = Literal["one", "many"]
+ColumnName = Annotated[str, Field(pattern=r"\S", max_length=64), AfterValidator(_not_blank)]
+
+
+class TableColumn(Body):
+    name: ColumnName = Field(description="The header; also the SQL column's name, made safe "
+                                          "(lower case, words joined by '_').")
+    type: TableColumnType = "text"
+    description: str = Field("", max_length=300, description="One line telling the model what "
+                                                             "goes there.")
+    values: list[Annotated[str, Field(pattern=r"\S", max_length=64)]] = Field(
+        default_factory=list, max_length=MAX_ENUM_VALUES, description="enum only: the allowed "
+                                                                      "values.")
+
+    @model_validator(mode="after")
+    def _enum_values(self) -> TableColumn:
+        if self.type == "enum" and not self.values:
+            raise refused(f"Column '{self.name}' is an enum: list its 'values'.")
+        return self
+
+
+class TableScope(Body):
+    """Exactly one of `document_ids`, `collection` and `text`."""
+
+    model_config = ConfigDict(strict=True, json_schema_extra={"oneOf": [
+        {"required": ["document_ids"]}, {"required": ["collection"]}, {"required": ["text"]}]})
+
+    document_ids: list[FilterValue] | None = Field(None, min_length=1,
+                                                   max_length=MAX_FILTER_VALUES)
+    collection: CollectionName | None = None
+    text: Annotated[str, Field(pattern=r"\S", max_length=MAX_TEXT_CHARS),
+                    AfterValidator(_not_blank)] | None = Field(None, description=(
+        "Records pasted as text, a line each (or a few); at most DOCCHAT_TABLE_MAX_TEXT_CHARS "
+        "characters (413 past it)."))
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> TableScope:
+        given = [name for name in ("document_ids", "collection", "text")
+                 if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise refused("The scope takes exactly one of 'document_ids', 'collection' and "
+                          "'text'.")
+        return self
+
+
+class TableColumnsRequest(Body):
+    scope: TableScope
+    rows: TableRows = Field("one", description="one: a row per document; many: a row per "
+                                               "record (line or entry) of each document.")
+
+
+class TableRequest(TableColumnsRequest):
+    title: Annotated[str, Field(max_length=200)] | None = None
+    columns: list[TableColumn] = Field(min_length=1, max_length=MAX_TABLE_COLUMNS)
+
+    @model_validator(mode="after")
+    def _unique_columns(self) -> TableRequest:
+        seen: set[str] = set()
+        for column in self.columns:
+            key = column.name.strip().casefold()
+            if key in seen:
+                raise refused(f"Two columns are named '{column.name.strip()}': name each "
+                              "column once.")
+            seen.add(key)
+        return self
+
+
+class TableExportQuery(BaseModel):
+    format: Literal["csv", "xlsx", "sqlite"] = Field("csv", description="csv, xlsx, or a "
+                                                                        "SQLite file.")
+
+
+class TableSqlRequest(Body):
+    sql: Annotated[str, Field(pattern=r"\S", max_length=MAX_SQL_CHARS),
+                   AfterValidator(_not_blank)] = Field(description=(
+        "One SELECT over the workspace's finished tables, each named by its `sql_name`."),
+        examples=["SELECT source, date FROM t_4f2c81aa ORDER BY date"])

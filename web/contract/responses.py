@@ -33,6 +33,11 @@ class Error(BaseModel):
     error: ErrorBody
 
 
+class OcrPage(BaseModel):
+    page: int = Field(ge=1)
+    confidence: float = Field(ge=0, le=1, description="Tesseract's mean word confidence.")
+
+
 class Document(BaseModel):
     id: str
     filename: str
@@ -42,7 +47,12 @@ class Document(BaseModel):
     progress: float = Field(ge=0, le=1)
     pages: int | None
     turns: int | None
-    empty_pages: list[int] = Field(description="Pages without a text layer.")
+    empty_pages: list[int] = Field(description="Pages without text: no text layer, and none "
+                                               "found by OCR (or OCR is off).")
+    ocr_pages: list[OcrPage] = Field(
+        default_factory=list,
+        description="Pages without a text layer whose text was read by OCR; every other page "
+                    "with text has it from its text layer.")
     chunks: int | None
     size_bytes: int | None = Field(None, description="The uploaded file's size.")
     error: ErrorBody | None = Field(description="Why processing failed.")
@@ -148,19 +158,105 @@ class JobAccepted(BaseModel):
     status_url: str = Field(examples=["/api/jobs/4f2c..."])
 
 
+class TableColumn(BaseModel):
+    name: str
+    type: Literal["text", "number", "date", "enum", "boolean"]
+    description: str
+    values: list[str]
+
+
+class TableCell(BaseModel):
+    value: str | float | bool | None = Field(description=(
+        "Normalized: ISO YYYY-MM-DD for dates, a number, true/false, one of an enum's values, "
+        "text; null unless `status` is ok."))
+    text: str = Field(description="The value as shown, with its unit (\"1,250 kg\").")
+    unit: str | None
+    quote: str = Field(description="The source's own words that hold the value.")
+    page: int | None
+    line: int | None
+    status: Literal["ok", "unverified", "missing"] = Field(description=(
+        "ok: the quote is in the text and holds the value; unverified: the model's value could "
+        "not be checked (the cell stays empty, `reason` says why); missing: nothing found."))
+    reason: str
+
+
+class TableSource(BaseModel):
+    id: str
+    title: str
+
+
+class TableRow(BaseModel):
+    source: TableSource
+    cells: dict[str, TableCell] = Field(description="By column name, every column.")
+
+
+class TableStats(BaseModel):
+    rows: int
+    cells: int
+    filled: int
+    verified: int
+    unverified: int
+    missing: int
+
+
+class ExtractedTable(BaseModel):
+    id: str = Field(description="The job's id.")
+    title: str
+    sql_name: str = Field(description="Its name in the SQL box.", examples=["t_4f2c81aa"])
+    columns: list[TableColumn]
+    rows: list[TableRow]
+    stats: TableStats
+    warnings: list[str] = Field(default_factory=list)
+
+
+class TableResult(BaseModel):
+    table: ExtractedTable
+
+
+class ProposedColumns(BaseModel):
+    columns: list[TableColumn]
+
+
+class TableListing(BaseModel):
+    id: str
+    title: str
+    sql_name: str
+    rows: int
+    columns: list[TableColumn]
+    sql_columns: list[str] = Field(description="The columns' names in the SQL box, in order.")
+    created_at: float
+
+
+class TableList(BaseModel):
+    tables: list[TableListing] = Field(description="The workspace's finished tables, newest "
+                                                   "first.")
+
+
+class SqlAnswer(BaseModel):
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool = Field(description="More rows matched than the 500 returned.")
+
+
 class Job(BaseModel):
     id: str
-    kind: Literal["summarize", "commitments"]
+    kind: Literal["summarize", "commitments", "table", "table_columns"]
     status: Literal["queued", "running", "done", "failed"]
     progress: float = Field(ge=0, le=1)
     progress_label: str = Field(description=(
         "What the job is doing now, for a person waiting: \"Summarizing part 2 of 5…\", "
         "\"Combining the parts…\", \"Done\"."))
-    result: MeetingAnswer | None = Field(description="Once done: what the request would have "
-                                                     "answered.")
+    result: MeetingAnswer | TableResult | ProposedColumns | None = Field(description=(
+        "Once done: what the request would have answered (a meeting's result, a table, or "
+        "proposed columns)."))
     error: ErrorBody | None
     created_at: float
     updated_at: float
+
+
+class TableJobAccepted(BaseModel):
+    job: Job
+    job_url: str = Field(examples=["/api/jobs/4f2c..."])
 
 
 class Rebuild(BaseModel):
