@@ -83,10 +83,16 @@ def row_schema(columns: Sequence[Column], line: bool = False) -> type[BaseModel]
     return model
 
 
-def rows_schema(columns: Sequence[Column]) -> type[BaseModel]:
+def rows_schema(columns: Sequence[Column], lines: int | None = None) -> type[BaseModel]:
+    """The reply to a window of records: a row per record. With `lines`, the JSON schema the
+    server decodes by asks for exactly that many rows, one per numbered line: a small model
+    left to choose stops after the first record (Qwen2.5 1.5B wrote one row for four lines).
+    The count is not validated: a row too few or too many loses nothing that verifies."""
     record = row_schema(columns, line=True)
+    extra = {"minItems": lines, "maxItems": lines} if lines else None
     model: type[BaseModel] = create_model(  # type: ignore[call-overload]
-        "TableRecords", rows=(list[record], Field(default_factory=list)))  # type: ignore[valid-type]
+        "TableRecords", rows=(list[record], Field(  # type: ignore[valid-type]
+            default_factory=list, json_schema_extra=extra)))
     return model
 
 
@@ -150,10 +156,11 @@ def many_rows_messages(source: Source, columns: Sequence[Column],
                        window: Sequence[Segment]) -> list[BaseMessage]:
     unit = source.unit_kind
     system = (f"You turn records into the rows of a table. Each {unit} of the text starts with "
-              f"its number in square brackets. Write one row for each record the text holds, "
-              f"in order, with \"line\": the number of the {unit} the record starts on. The "
-              f"columns:\n{_column_lines(columns)}\n\n" + _RULES
-              + " No records: an empty list of rows." + _MANY_EXAMPLE)
+              f"its number in square brackets. Write one row for each numbered {unit}, in "
+              f"order, with \"line\": its number; a {unit} that holds no record of its own (it "
+              f"goes on with the record above, or is not a record) gets a row whose values are "
+              f"all null. The columns:\n{_column_lines(columns)}\n\n" + _RULES
+              + _MANY_EXAMPLE)
     return [SystemMessage(system), HumanMessage(_window_text(source, window))]
 
 
@@ -279,14 +286,12 @@ def _many_rows(source: Source, columns: Sequence[Column], parts: list[list[Segme
                step: Callable[[int], None]) -> tuple[list[Row], list[list[Segment]]]:
     """The records of the source, a row each, in the order of their lines."""
     index = index_of(source)
-    schema = rows_schema(columns)
     lost: list[list[Segment]] = []
     found: list[tuple[int, int, Row]] = []
     seen: set[tuple[object, ...]] = set()
     for i, part in enumerate(parts):
         step(i)
-        messages = partial(many_rows_messages, source, columns)
-        for piece, reply in ask_per_part(llm, messages, schema, part, reply_tokens, lost):
+        for piece, reply in _ask_records(llm, source, columns, part, reply_tokens, lost):
             labels = [s.number for s in piece]
             for line, lines, record in _records(getattr(reply, "rows", []), labels):
                 cells = {name: cell_of(next(c for c in columns if c.name == name), draft.value,
@@ -304,12 +309,34 @@ def _many_rows(source: Source, columns: Sequence[Column], parts: list[list[Segme
     return [row for _, _, row in found], lost
 
 
+def _ask_records(llm: LLMClient, source: Source, columns: Sequence[Column],
+                 part: list[Segment], reply_tokens: int, lost: list[list[Segment]],
+                 ) -> list[tuple[list[Segment], BaseModel]]:
+    """The model's rows for a window of records, as (lines, reply) pairs: one pair, or more
+    when the server finds the window too long and it is halved (each half asked for a row per
+    line of its own). A reply that does not validate goes to `lost`, the reason to the log."""
+    try:
+        return [(part, llm.structured(many_rows_messages(source, columns, part),
+                                      rows_schema(columns, len(part)), max_tokens=reply_tokens))]
+    except ContextOverflow:
+        if len(part) < 2:
+            raise
+        log.info("a window of %d lines overflowed the context window: halving it", len(part))
+        half = len(part) // 2
+        return [pair for piece in (part[:half], part[half:])
+                for pair in _ask_records(llm, source, columns, piece, reply_tokens, lost)]
+    except StructuredOutputError as exc:
+        lost.append(part)
+        log.warning("lines %d-%d: %s", *part_range(part), exc)
+        return []
+
+
 def _records(records: Sequence[Any], labels: list[int],
              ) -> list[tuple[int | None, set[int], Any]]:
     """Each record of a window's reply with the line it starts on (None when the model named
     a line outside the window) and the lines it may be read from: its own up to the next
     record's (the whole window for a record without a line)."""
-    starts = sorted({r.line for r in records if r.line in labels})
+    starts = sorted({r.line for r in records if r.line in labels and _says_something(r)})
     out: list[tuple[int | None, set[int], Any]] = []
     for record in records:
         if record.line not in labels:
@@ -319,6 +346,16 @@ def _records(records: Sequence[Any], labels: list[int],
         end = later[0] - 1 if later else labels[-1]
         out.append((record.line, {n for n in labels if record.line <= n <= end}, record))
     return out
+
+
+def _says_something(record: Any) -> bool:
+    """Whether a record's row holds any value: an all-null row is a line that goes on with
+    the record above (its lines stay that record's) or holds none."""
+    return any(not _blank(draft.value) for name, draft in record if name.startswith("c"))
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 # ---- columns proposed from a sample ----

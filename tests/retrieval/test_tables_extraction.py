@@ -243,3 +243,38 @@ def test_a_records_cells_come_from_its_own_lines_and_a_repeated_row_counts_once(
     amount = table.rows[1].cells["Amount"]
     assert (amount.status, amount.value, amount.reason) == (
         "unverified", None, "The quote is from another record's line.")
+
+
+def _rows_bounds(request: ChatRequest) -> tuple[int | None, int | None]:
+    """The row count the request's JSON schema asks the server to decode."""
+    form = request.body.get("response_format") or {}
+    schema = form.get("schema") or (form.get("json_schema") or {}).get("schema") or {}
+    rows = schema.get("properties", {}).get("rows", {})
+    return rows.get("minItems"), rows.get("maxItems")
+
+
+def test_many_rows_ask_for_a_row_per_line_and_a_silent_line_joins_the_record_above() -> None:
+    """The schema asks for exactly one row per numbered line (a small model left to choose
+    stops after the first record); a line whose row is all null goes on with the record
+    above, whose cells may be quoted from it."""
+    text = ("2024-03-05 ACME Corp ordered bolts\n"
+            "   total 1,250.50 USD, paid on delivery\n"
+            "03/07/2024 Globex, washers, $12k\n")
+
+    def reply(request: ChatRequest) -> str:
+        return json.dumps({"rows": [
+            {"line": 1, **cells(Date=("2024-03-05", "2024-03-05"),
+                                Customer=("ACME Corp", "ACME Corp"),
+                                Amount=("1250.50", "1,250.50 USD"))},
+            {"line": 2, **cells(Date=(None, ""), Customer=(None, ""), Amount=(None, ""))},
+            {"line": 3, **cells(Date=("2024-03-07", "03/07/2024"),
+                                Customer=("Globex", "Globex"), Amount=("12000", "$12k"))}]})
+
+    with ScriptedLLM(reply) as server:
+        table = extract_table([pasted_source(text)], ORDER_COLUMNS, "many", chat(server),
+                              context_tokens=4096)
+        bounds = [_rows_bounds(r) for r in server.requests]
+    assert bounds == [(3, 3)]
+    got = [(r.cells["Customer"].value, r.cells["Amount"].value, r.cells["Amount"].line)
+           for r in table.rows]
+    assert got == [("ACME Corp", 1250.5, 2), ("Globex", 12000.0, 3)]
