@@ -49,8 +49,10 @@ LLMClient = ChatModel  # the contract's name for the chat model's client
 # and per request at most.
 TOKENS_PER_CELL = 90
 MAX_REPLY_TOKENS = 2048
-# Many rows: a window holds no more lines than its reply has room for rows.
-MANY_REPLY_TOKENS = 1536
+# Many rows: a window holds no more lines than its reply has room for rows. A reply must also
+# come within the client's timeout (DOCCHAT_LLM_TIMEOUT, 120 s) on a CPU: Qwen2.5 1.5B writes
+# about 9 tokens/s here, and four records of seven cells (about 800 tokens) timed out.
+MANY_REPLY_TOKENS = 900
 # Columns proposed from a sample of this many tokens.
 SAMPLE_TOKENS = 1500
 
