@@ -91,7 +91,7 @@ def rows_schema(columns: Sequence[Column], lines: int | None = None) -> type[Bas
     left to choose stops after the first record (Qwen2.5 1.5B wrote one row for four lines).
     The count is not validated: a row too few or too many loses nothing that verifies."""
     record = row_schema(columns, line=True)
-    extra = {"minItems": lines, "maxItems": lines} if lines else None
+    extra: dict[str, Any] | None = {"minItems": lines, "maxItems": lines} if lines else None
     model: type[BaseModel] = create_model(  # type: ignore[call-overload]
         "TableRecords", rows=(list[record], Field(  # type: ignore[valid-type]
             default_factory=list, json_schema_extra=extra)))
