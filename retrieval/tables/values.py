@@ -74,6 +74,13 @@ def cell_of(column: Column, value: object, quote: object, index: Index,
         # The model's quote is not the text's, but its value is, once, in what it read: the
         # line that holds the value is the evidence.
         found = index.line_holding(value, prefer)
+    if within is not None and (found is None or found.label not in within):
+        # A record's quote that is not its own words ("USD" for "$4,300", "8,960 EUR" for
+        # "EUR 8,960", "yes" for "paid by wire"): the record's own line is the evidence when it
+        # states the value.
+        own = _own_line(column, value, index, within)
+        if own is not None:
+            return own
     if found is None:
         return _unverified(claimed, "The quote is not in the text." if claimed
                            else "The model gave no quote for this value.")
@@ -92,6 +99,22 @@ def cell_of(column: Column, value: object, quote: object, index: Index,
             page = found.label if index.source.unit_kind == "page" else None
             line = found.label if index.source.unit_kind == "line" else None
     return Cell(verdict.value, verdict.text, verdict.unit, quote_text, page, line, "ok")
+
+
+def _own_line(column: Column, value: object, index: Index, within: Collection[int],
+              ) -> Cell | None:
+    """The cell quoting the first of a record's own lines (`within`) that states `value`,
+    for a source of lines; None when none does."""
+    if index.source.unit_kind != "line":
+        return None
+    for unit in index.source.units:
+        if unit.label not in within or not unit.text.strip():
+            continue
+        verdict, quote_text = _narrowed(column, value, unit.text.strip(), unit.text)
+        if verdict.value is not None:
+            return Cell(verdict.value, verdict.text, verdict.unit, quote_text, None,
+                        unit.label, "ok")
+    return None
 
 
 def is_empty(value: object) -> bool:

@@ -278,3 +278,36 @@ def test_many_rows_ask_for_a_row_per_line_and_a_silent_line_joins_the_record_abo
     got = [(r.cells["Customer"].value, r.cells["Amount"].value, r.cells["Amount"].line)
            for r in table.rows]
     assert got == [("ACME Corp", 1250.5, 2), ("Globex", 12000.0, 3)]
+
+
+def test_a_records_quote_not_in_its_words_falls_back_to_its_own_line_when_that_states_it() -> None:
+    """The model quoting its own rendering ("USD 4,300" for "$4,300"): the record's line is the
+    evidence when it states the value; a value the line does not state stays unverified."""
+    text = "2024-03-05 Acme Corp ordered steel, $4,300, unpaid\n"
+
+    def reply(request: ChatRequest) -> str:
+        return json.dumps({"rows": [
+            {"line": 1, **cells(Date=("2024-03-05", "5 March 2024"),
+                                Customer=("Acme Corp", "Acme Corp"),
+                                Amount=("4300", "USD 4,300"))}]})
+
+    with ScriptedLLM(reply) as server:
+        table = extract_table([pasted_source(text)], ORDER_COLUMNS, "many", chat(server),
+                              context_tokens=4096)
+    (row,) = table.rows
+    assert (row.cells["Amount"].status, row.cells["Amount"].value, row.cells["Amount"].line,
+            row.cells["Amount"].quote) == ("ok", 4300.0, 1, text.strip())
+    assert (row.cells["Date"].status, row.cells["Date"].value) == ("ok", "2024-03-05")
+
+    def wrong(request: ChatRequest) -> str:
+        return json.dumps({"rows": [
+            {"line": 1, **cells(Date=("2024-03-06", "6 March 2024"),
+                                Customer=("Acme Corp", "Acme Corp"),
+                                Amount=("4400", "USD 4,400"))}]})
+
+    with ScriptedLLM(wrong) as server:
+        table = extract_table([pasted_source(text)], ORDER_COLUMNS, "many", chat(server),
+                              context_tokens=4096)
+    (row,) = table.rows
+    assert row.cells["Amount"].status == "unverified" and row.cells["Amount"].value is None
+    assert row.cells["Date"].status == "unverified" and row.cells["Date"].value is None
