@@ -189,48 +189,16 @@ def run_meeting_job(self: Task, job_id: str) -> str:
 
 
 def _finish_meeting_job(task: Task, job_id: str) -> Job | None:
-    """Run the meeting job unless it has finished already; the job as it ends. A transient
-    failure is raised for the task to try again (the job stays running), unless this was the
-    last try: then the job fails with it."""
-    runtime = runtime_for(task.app)
-    jobs = runtime.jobs
-    with _locked_database_is_transient():
-        job = jobs.get(job_id)
-        if job is None or job.status in ("done", "failed"):
-            return job
-        jobs.mark_running(job_id)
-    request = MeetingRequest.from_json(job.request)
-    try:
-        with _locked_database_is_transient():
-            # Each step (a part summarized, the parts combined, commitments found) is stored
-            # as it starts, with its label: the page polling the job shows it.
-            result = meeting_request.run(
-                runtime, request,
-                progress=lambda done, label: jobs.mark_running(job_id, done, label))
-    except DocchatError as exc:  # the meeting cannot be read, or the model wrote nothing usable
-        jobs.mark_failed(job_id, exc.code, exc.message)
-    except (LLMUnavailable, DatabaseBusy) as exc:
-        if not _is_last_try(task):
-            _log_retry(task, f"meeting job {job_id}", exc)
-            raise
-        code = "llm_unavailable" if isinstance(exc, LLMUnavailable) else "database_busy"
-        jobs.mark_failed(job_id, code, str(exc))
-    except ContextOverflow as exc:
-        jobs.mark_failed(job_id, "context_overflow", str(exc))
-    except SoftTimeLimitExceeded:
-        jobs.mark_failed(job_id, "processing_timeout",
-                         f"The job took longer than {runtime.settings.task_time_limit} seconds "
-                         "and was stopped. Split the meeting, or raise DOCCHAT_TASK_TIME_LIMIT.")
-    except Exception:
-        log.exception("meeting job %s failed unexpectedly (task %s)", job_id, task.request.id,
-                      extra={"job_id": job_id})
-        jobs.mark_failed(job_id, "internal_error",
-                         "docchat hit an internal error on this meeting. Try again; if it keeps "
-                         "failing, send the server log to your administrator.")
-        raise
-    else:
-        jobs.mark_done(job_id, result.model_dump(mode="json"))
-    return jobs.get(job_id)
+    """Run the meeting job unless it has finished already; the job as it ends."""
+    def work(runtime: Runtime, job: Job) -> dict[str, Any]:
+        # Each step (a part summarized, the parts combined, commitments found) is stored as it
+        # starts, with its label: the page polling the job shows it.
+        result = meeting_request.run(
+            runtime, MeetingRequest.from_json(job.request),
+            progress=lambda done, label: runtime.jobs.mark_running(job_id, done, label))
+        return result.model_dump(mode="json")
+
+    return _finish_job(task, job_id, "meeting", work, "Split the meeting")
 
 
 @shared_task(bind=True, name=TABLE_TASK, acks_late=True,
@@ -247,7 +215,7 @@ def run_table_job(self: Task, job_id: str) -> str:
         save_table(database_path(runtime.settings.data_dir, job.workspace), table)
         return {"table": table.to_json()}
 
-    job = _finish_job(self, job_id, "table", work)
+    job = _finish_job(self, job_id, "table", work, "Make the table from fewer documents")
     return job.status if job else "missing"
 
 
@@ -260,15 +228,16 @@ def propose_table_columns(self: Task, job_id: str) -> str:
         columns = table_request.columns_for(runtime, TableRequest.from_json(job.request))
         return {"columns": [column.to_json() for column in columns]}
 
-    job = _finish_job(self, job_id, "table columns", work)
+    job = _finish_job(self, job_id, "table columns", work, "Choose fewer documents")
     return job.status if job else "missing"
 
 
 def _finish_job(task: Task, job_id: str, what: str,
-                work: Callable[[Runtime, Job], dict[str, Any]]) -> Job | None:
+                work: Callable[[Runtime, Job], dict[str, Any]], smaller: str) -> Job | None:
     """Run a job's `work` unless the job has finished already, and store its result or its
     error; the job as it ends. A transient failure is raised for the task to try again (the job
-    stays running), unless this was the last try: then the job fails with it."""
+    stays running), unless this was the last try: then the job fails with it. `smaller` says
+    how to make a job that ran out of time smaller."""
     runtime = runtime_for(task.app)
     jobs = runtime.jobs
     with _locked_database_is_transient():
@@ -292,8 +261,7 @@ def _finish_job(task: Task, job_id: str, what: str,
     except SoftTimeLimitExceeded:
         jobs.mark_failed(job_id, "processing_timeout",
                          f"The job took longer than {runtime.settings.task_time_limit} seconds "
-                         "and was stopped. Make the table from fewer documents, or raise "
-                         "DOCCHAT_TASK_TIME_LIMIT.")
+                         f"and was stopped. {smaller}, or raise DOCCHAT_TASK_TIME_LIMIT.")
     except Exception:
         log.exception("%s job %s failed unexpectedly (task %s)", what, job_id, task.request.id,
                       extra={"job_id": job_id})
