@@ -28,6 +28,7 @@ from retrieval.core.settings import Settings
 from tests.conftest import text_pdf, upload_bytes, wait_indexed
 from tests.e2e import test_browser as browser_tests
 from tests.e2e.test_browser import UNLABELLED_CONTROLS, VIEWPORTS, screenshot, watched_page
+from tests.e2e.test_meetings_page import AXE, BLOCKING, RUN_AXE
 from tests.processes import Worker, http_server
 from tests.scripted_llm import MODEL, ChatRequest, ScriptedLLM
 from web import create_app
@@ -36,14 +37,6 @@ pytestmark = pytest.mark.e2e
 
 browser = browser_tests.browser  # the one chromium of the browser tests
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-BLOCKING = ("serious", "critical")
-RUN_AXE = """async (blocking) => {
-  const result = await axe.run(document, { resultTypes: ["violations"] });
-  const where = (v) => v.nodes.slice(0, 3).map((n) => n.target.join(" "));
-  return result.violations.filter((v) => blocking.includes(v.impact))
-    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${where(v)}`);
-}"""
 RESULT_MS = 60_000  # one request to the scripted model; two cores shared with the worker
 NO_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth"
 

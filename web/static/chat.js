@@ -8,7 +8,6 @@
 
 const STORE = "docchat.chat.v1";
 const HISTORY_TURNS = 6;
-const LIST_PAGE = 200;
 
 const saved = JSON.parse(localStorage.getItem(STORE) || "null") || {};
 let turns = Array.isArray(saved.turns) ? saved.turns : [];
@@ -171,20 +170,9 @@ function renderPicker() {
   $("no-matching-documents").hidden = Boolean(shown.length) || !words;
 }
 
-async function loadLibrary() {
-  const documents = [];
-  let next = `/api/documents?${new URLSearchParams({ status: "indexed", limit: LIST_PAGE })}`;
-  while (next) {
-    const body = await api(next);
-    documents.push(...body.documents);
-    next = body.next;
-  }
-  return documents;
-}
-
 async function loadScope() {
   try {
-    [library, collectionNames] = await Promise.all([loadLibrary(),
+    [library, collectionNames] = await Promise.all([indexedDocuments(),
       api("/api/collections").then((body) => body.collections.map((c) => c.name))]);
   } catch (err) {
     $("scope-text").textContent = `Asking: ${collection ? `collection ${quoted(collection)}` : "all documents"} (the list of documents could not be loaded: ${err.message})`;

@@ -61,6 +61,19 @@ async function api(path, options = {}) {
   return response.status === 204 ? null : response.json();
 }
 
+// Every indexed document of the library, following the API's pages (the scope pickers of the
+// chat and tables pages).
+async function indexedDocuments() {
+  const documents = [];
+  let next = `/api/documents?${new URLSearchParams({ status: "indexed", limit: 200 })}`;
+  while (next) {
+    const body = await api(next);
+    documents.push(...body.documents);
+    next = body.next;
+  }
+  return documents;
+}
+
 // Reads a text/event-stream body and calls onEvent(name, data) for each event.
 async function readEvents(response, onEvent) {
   const reader = response.body.getReader();

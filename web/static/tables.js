@@ -6,7 +6,6 @@
 "use strict";
 
 const JOB_POLL_MS = 500;
-const LIST_PAGE = 200;
 const MAX_COLUMNS = 30;
 const MAX_NAME = 64;
 const PASTED = "pasted";  // the source id of pasted text
@@ -140,20 +139,9 @@ function filterDocuments() {
     : !shown ? "No document or collection has that in its name." : "";
 }
 
-async function loadLibrary() {
-  const documents = [];
-  let next = `/api/documents?${new URLSearchParams({ status: "indexed", limit: LIST_PAGE })}`;
-  while (next) {
-    const body = await api(next);
-    documents.push(...body.documents);
-    next = body.next;
-  }
-  return documents;
-}
-
 async function loadScope() {
   try {
-    library = await loadLibrary();
+    library = await indexedDocuments();
   } catch (err) {
     $("documents-note").textContent = `The list of documents could not be loaded: ${err.message}`;
     return;
