@@ -399,7 +399,7 @@ def test_a_documents_cell_opens_its_page_with_the_quote_marked(page: Page, agree
     expect(page.locator("#table-result")).to_be_visible(timeout=RESULT_MS)
     assert grid(page, "#result-table") == [["24", "service agreement.pdf"]]
 
-    page.get_by_role("button", name="24").click()
+    page.get_by_role("button", name="24", exact=True).click()  # not "Query it: t_…24…"
     link = page.get_by_role("link", name="Open in the document")
     quote = "The hardware warranty period is 24 months"
     expect(link).to_have_attribute("href", f"/passage/{agreement}?page=2&quote="
