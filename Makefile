@@ -37,7 +37,7 @@ else
 endif
 
 test: $(VENV)/.installed-test $(NODE_DEPS) test-tools ocr-tools
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest --durations=30
 
 # The quick tier while working: the tests that need no Celery worker, no LLM server and no
 # browser (tests/conftest.py marks each by the fixtures it uses), spread over the cores by

@@ -19,7 +19,7 @@ over all gold cells; evidence share over filled cells. Record rows are paired on
 the gold lines, best agreeing pairs first; a gold line left unpaired counts all its cells wrong.
 
     python -m tests.benchmarks.table_extraction [--quality-model] [--only ntsb|records]
-        [--limit N] [--pipelines docchat,recipe] [--results FILE]
+        [--limit N] [--pipelines docchat,recipe] [--results FILE] [--replay [DIR]]
 
 Target, with --quality-model: docchat's cell accuracy >= 0.9, >= 0.98 of its filled cells with
 verified evidence, and a higher accuracy than the recipe.
@@ -28,9 +28,11 @@ verified evidence, and a higher accuracy than the recipe.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,8 @@ from retrieval.llm.client import ChatModel, estimate_tokens
 from retrieval.tables.extraction import extract_table
 from retrieval.tables.model import Cell, Column, Row
 from retrieval.tables.sources import pasted_source, pdf_source
-from tests.benchmarks.common import configured_llm, header, timed
+from tests.benchmarks.common import REPO, configured_llm, header, timed
+from tests.benchmarks.llm_replay import Counts, replaying
 from tests.benchmarks.table_gold import (
     EVAL_PDFS,
     TABLES,
@@ -71,6 +74,7 @@ RECIPE_TOKENS_PER_CELL = 32
 RECIPE_MARGIN = 96
 TARGET_ACCURACY = 0.9
 TARGET_EVIDENCE = 0.98
+REPLIES = REPO / "data" / "llm-replies"
 
 
 @dataclass
@@ -364,6 +368,20 @@ def report(runs: dict[str, Run], sets: Sequence[str], columns: dict[str, tuple[G
                   else ")"))
 
 
+@contextmanager
+def replayed(settings: Settings, folder: Path | None,
+             ) -> Iterator[tuple[Settings, Counts | None]]:
+    """The settings the pipelines use: the server's own, or with `folder` the recording proxy
+    in front of it (a folder per model and context when `folder` is REPLIES)."""
+    if folder is None:
+        yield settings, None
+        return
+    if folder == REPLIES:
+        folder = REPLIES / f"{settings.llm_model}-{settings.llm_context}".replace("/", "_")
+    with replaying(settings.llm_url, folder) as (url, counts):
+        yield dataclasses.replace(settings, llm_base_url=url), counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quality-model", action="store_true",
@@ -374,6 +392,10 @@ def main() -> None:
     parser.add_argument("--pipelines", default=",".join(PIPELINES))
     parser.add_argument("--results", type=Path, default=None,
                         help="write each gold cell's outcome as a JSON line")
+    parser.add_argument("--replay", type=Path, nargs="?", const=REPLIES, default=None,
+                        help="record the model's replies in this folder and answer a request "
+                             "made before from it (tests/benchmarks/llm_replay.py; default "
+                             f"{REPLIES.relative_to(REPO)}/<model>-<context>)")
     args = parser.parse_args()
     pipelines = [p for p in args.pipelines.split(",") if p]
     if not set(pipelines) <= set(PIPELINES):
@@ -388,9 +410,10 @@ def main() -> None:
     for line in rule_lines():
         print(f"# {line}")
     runs: dict[str, Run] = {}
-    with timed() as elapsed, configured_llm(args.quality_model) as settings:
+    with timed() as elapsed, configured_llm(args.quality_model) as served, \
+            replayed(served, args.replay) as (settings, counts):
         llm = ChatModel(settings)
-        print(f"# model: {settings.llm_model} at {settings.llm_url} (context "
+        print(f"# model: {settings.llm_model} at {served.llm_url} (context "
               f"{llm.context_window()} tokens)", flush=True)
         for pipeline in pipelines:
             if pipeline == "docchat":
@@ -407,6 +430,9 @@ def main() -> None:
     columns = {"ntsb": load_ntsb().columns, "records": load_records().columns}
     for line in report(runs, sets, columns):
         print(line)
+    if counts is not None:
+        print(f"# replies: {counts.misses} asked of the model, {counts.hits} recorded before "
+              f"(--replay {args.replay})")
     print(f"# elapsed: {elapsed[0]:.0f}s (model server start included)")
 
 
