@@ -10,8 +10,9 @@ wander off the columns.
 - One row per source: each window is asked for the columns not yet found; the first value a
   quote verifies wins, so a later window only adds what earlier ones lacked.
 - Many rows per source (records): each window of numbered lines is asked for the records it
-  holds, a row each, with the line it starts on; a row is kept when at least one of its cells
-  is verified.
+  holds, a row each, with the line it starts on, the columns whose values the text marks
+  (numbers, dates, enums, yes/no) before the free-text ones; a row is kept when at least one of
+  its cells is verified.
 """
 
 from __future__ import annotations
@@ -291,14 +292,17 @@ def _many_rows(source: Source, columns: Sequence[Column], parts: list[list[Segme
     lost: list[list[Segment]] = []
     found: list[tuple[int, int, Row]] = []
     seen: set[tuple[object, ...]] = set()
+    asked = typed_first(columns)
     for i, part in enumerate(parts):
         step(i)
-        for piece, reply in _ask_records(llm, source, columns, part, reply_tokens, lost):
+        for piece, reply in _ask_records(llm, source, asked, part, reply_tokens, lost):
             labels = [s.number for s in piece]
             for line, lines, record in _records(getattr(reply, "rows", []), labels):
-                cells = {name: cell_of(next(c for c in columns if c.name == name), draft.value,
-                                       draft.quote, index, lines, within=lines)
-                         for name, draft in drafts_of(record, columns).items()}
+                drafts = drafts_of(record, asked)
+                cells = {column.name: cell_of(column, drafts[column.name].value,
+                                              drafts[column.name].quote, index, lines,
+                                              within=lines)
+                         for column in columns}
                 verified = tuple((name, cell.value) for name, cell in cells.items()
                                  if cell.status == "ok")
                 if not verified or (line, verified) in seen:  # nothing holds, or said twice
@@ -309,6 +313,14 @@ def _many_rows(source: Source, columns: Sequence[Column], parts: list[list[Segme
                 found.append((line or first, len(found), Row(source.id, source.title, cells)))
     found.sort(key=lambda item: (item[0], item[1]))
     return [row for _, _, row in found], lost
+
+
+def typed_first(columns: Sequence[Column]) -> list[Column]:
+    """The columns in the order a record's reply asks for them: those whose values are marked
+    in the text (numbers, dates, enums, yes/no) before free text, in the table's order
+    otherwise. A small model writing a text cell first takes the words next to it into it
+    ("40 pcs oak doors" for an item) and then fills the next column with the next number."""
+    return sorted(columns, key=lambda column: column.type == "text")
 
 
 def _ask_records(llm: LLMClient, source: Source, columns: Sequence[Column],

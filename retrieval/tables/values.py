@@ -368,8 +368,9 @@ def _negated(quote: str) -> bool:
 
 
 def _chosen_value(values: tuple[str, ...], given: str) -> str | None:
-    """The column's value the model means: the same word (case and punctuation aside), or
-    the one allowed value its longer answer names ("LANDING - ROLL" -> Landing)."""
+    """The column's value the model means: the same word (case and punctuation aside), the
+    one allowed value its longer answer names ("LANDING - ROLL" -> Landing), or the currency
+    code its sign or word stands for ("$" -> USD, "рублей" -> RUB)."""
     for value in values:
         if value.casefold() == given.casefold():
             return value
@@ -377,7 +378,14 @@ def _chosen_value(values: tuple[str, ...], given: str) -> str | None:
         if fold(value)[0] and fold(value)[0] == fold(given)[0]:
             return value
     named = [value for value in values if _says(value, given)]
-    return named[0] if len(named) == 1 else None
+    if len(named) == 1:
+        return named[0]
+    # A currency written as its sign or word ("$", "руб.") for a column of currency codes.
+    folded = fold_words(given).strip(" .")
+    signs = [value for value in values if folded and any(
+        folded == sign or (len(sign) > 1 and folded.startswith(sign))
+        for sign in _CURRENCIES.get(value.casefold(), ()))]
+    return signs[0] if len(signs) == 1 else None
 
 
 def _judge_enum(values: tuple[str, ...], value: object, quote: str) -> Verdict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,4 +90,8 @@ def configured_llm(quality_model: bool = False, context: int = 8192) -> Iterator
     finally:
         if process is not None:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # busy with a request from another client
+                process.kill()
+                process.wait()

@@ -89,11 +89,14 @@ def _handler(upstream: str, folder: Path, counts: Counts) -> type[BaseHTTPReques
             self._answer(status, content_type, data)
 
         def _answer(self, status: int, content_type: str, data: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type or "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type or "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (a model list asked of a busy server)
 
     return Handler
 

@@ -280,6 +280,36 @@ def test_many_rows_ask_for_a_row_per_line_and_a_silent_line_joins_the_record_abo
     assert got == [("ACME Corp", 1250.5, 2), ("Globex", 12000.0, 3)]
 
 
+def test_a_record_is_asked_for_its_marked_values_before_its_free_text() -> None:
+    """Numbers, dates, enums and yes/no come first in a record's reply and in the prompt's
+    list (a small model writing a text cell first takes the quantity into the item, then
+    shifts every number a column on); the table keeps its own column order."""
+    columns = (Column("Customer"), Column("Item"), Column("Quantity", "number"),
+               Column("Date", "date"), Column("Paid", "boolean"))
+
+    def reply(request: ChatRequest) -> str:
+        return json.dumps({"rows": [{"line": 1, **cells(
+            Customer=("Acme", "Acme"), Item=("steel rebar", "steel rebar"),
+            Quantity=("1250", "1,250 kg"), Date=("2024-03-05", "2024-03-05"),
+            Paid=("no", "unpaid"))}]})
+
+    with ScriptedLLM(reply) as server:
+        table = extract_table([pasted_source("2024-03-05 Acme ordered 1,250 kg steel rebar, "
+                                             "unpaid")], columns, "many", chat(server),
+                              context_tokens=4096)
+        (request,) = server.requests
+    form = request.body["response_format"]
+    schema = form.get("schema") or form["json_schema"]["schema"]
+    asked = list(schema["properties"]["rows"]["items"]["properties"])
+    assert asked == ["line", "Quantity", "Date", "Paid", "Customer", "Item"]
+    listed = re.findall(r'^- "(\w+)"', request.system, flags=re.M)
+    assert listed == ["Quantity", "Date", "Paid", "Customer", "Item"]
+    (row,) = table.rows
+    assert list(row.cells) == ["Customer", "Item", "Quantity", "Date", "Paid"]
+    assert [row.cells[c.name].value for c in columns] == [
+        "Acme", "steel rebar", 1250.0, "2024-03-05", False]
+
+
 def test_a_records_quote_not_in_its_words_falls_back_to_its_own_line_when_that_states_it() -> None:
     """The model quoting its own rendering ("USD 4,300" for "$4,300"): the record's line is the
     evidence when it states the value; a value the line does not state stays unverified."""

@@ -143,6 +143,9 @@ def test_currency_enums_read_signs_and_yes_no_reads_not_yet() -> None:
     assert cell(currency, "USD", "$4,300", lines).value == "USD"
     assert cell(currency, "rub", "12 500 руб.", lines).value == "RUB"
     assert cell(currency, "USD", "EUR 8,960", lines).status == "unverified"
+    assert cell(currency, "$", "$4,300", lines).value == "USD"  # the sign for the code
+    assert cell(currency, "руб.", "12 500 руб.", lines).value == "RUB"
+    assert cell(currency, "€", "$4,300", lines).status == "unverified"
     paid = Column("Paid", "boolean")
     assert cell(paid, False, "unpaid", lines).value is False
     assert cell(paid, "no", "ждём оплату", lines).value is False
