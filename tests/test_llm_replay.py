@@ -1,6 +1,7 @@
 """The benchmarks' recording proxy (tests/benchmarks/llm_replay.py) in front of a scripted
 server: a request made before is answered from the recording without reaching the model; a
-changed one reaches it; an error is passed on and never recorded."""
+changed one reaches it; an error the server gives to the request itself is recorded too,
+one of a busy server is passed on and asked again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import openai
 import pytest
 
 from tests.benchmarks.llm_replay import replaying
-from tests.scripted_llm import MODEL, VLLM_OVERFLOW, ScriptedLLM
+from tests.scripted_llm import MODEL, VLLM_OVERFLOW, Error, ScriptedLLM
 
 
 def ask(url: str, question: str) -> str:
@@ -36,11 +37,16 @@ def test_a_request_made_before_is_answered_from_the_recording(tmp_path: Path) ->
         assert len(llm.requests) == 3
 
 
-def test_an_error_is_passed_on_and_not_recorded(tmp_path: Path) -> None:
-    with ScriptedLLM(lambda request: "fine").script(VLLM_OVERFLOW) as llm:
+def test_an_answer_to_the_request_itself_is_recorded_a_busy_server_is_not(tmp_path: Path,
+                                                                         ) -> None:
+    busy = Error(503, "The server is busy.")
+    with ScriptedLLM(lambda request: "fine").script(VLLM_OVERFLOW, busy) as llm:
         with replaying(llm.url, tmp_path) as (url, counts):
-            with pytest.raises(openai.BadRequestError, match="maximum context length"):
-                ask(url, "long?")
-            assert ask(url, "long?") == "fine"  # asked again: the error was not kept
-        assert len(llm.requests) == 2
-        assert len(list(tmp_path.glob("*.json"))) == 1
+            for _ in range(2):  # the second from the recording
+                with pytest.raises(openai.BadRequestError, match="maximum context length"):
+                    ask(url, "long?")
+            with pytest.raises(openai.InternalServerError, match="busy"):
+                ask(url, "short?")
+            assert ask(url, "short?") == "fine"  # asked again: the 503 was not kept
+        assert [r.last for r in llm.requests] == ["long?", "short?", "short?"]
+        assert (counts.hits, counts.misses) == (1, 3)

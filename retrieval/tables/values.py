@@ -14,7 +14,9 @@ The model gives each cell a value and a quote. The quote must occur in the sourc
 - enum: the value is one of the column's values and the quote says it (its words), or, for a
   yes/no-like value, the quote's negation agrees.
 - boolean: true when the quote states it without a negation, false when it negates it.
-- text: most of the value's words are in the quote.
+- text: most of the value's words are in the quote; or the quote is a few words sharing one
+  with the value, and is then the value as the text writes it ("Belen, NM" for the model's
+  "Belen, New Mexico").
 
 A text value whose quote is not the text's own, but which itself occurs once, at word
 boundaries, in the pages or line the model read, takes the line that holds it as its quote:
@@ -43,6 +45,9 @@ SHORT_QUOTE = 200
 MAX_QUOTE = 600
 # Share of a text value's words that its quote must hold.
 TEXT_SHARE = 0.8
+# A quote of at most this many words that shares a word with a text value it does not hold
+# ("Belen, NM" for "Belen, New Mexico") is the value, as the text writes it.
+SHORT_TEXT_WORDS = 6
 
 _EMPTY = {"", "null", "none", "n/a", "na", "-", "—", "unknown", "not stated", "not given",
           "not mentioned", "not specified", "not available", "нет данных", "неизвестно"}
@@ -110,7 +115,8 @@ def _own_line(column: Column, value: object, index: Index, within: Collection[in
     for unit in index.source.units:
         if unit.label not in within or not unit.text.strip():
             continue
-        verdict, quote_text = _narrowed(column, value, unit.text.strip(), unit.text)
+        verdict, quote_text = _narrowed(column, value, unit.text.strip(), unit.text,
+                                        rewritten=False)
         if verdict.value is not None:
             return Cell(verdict.value, verdict.text, verdict.unit, quote_text, None,
                         unit.label, "ok")
@@ -132,16 +138,17 @@ def _unverified(quote: str, reason: str) -> Cell:
 _SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
-def _narrowed(column: Column, value: object, quote: str, context: str) -> tuple[Verdict, str]:
+def _narrowed(column: Column, value: object, quote: str, context: str,
+              rewritten: bool = True) -> tuple[Verdict, str]:
     """The verdict on the quote, and the quote to keep: a long one cut to its first sentence
     that holds the value alone."""
-    verdict = judge(column, value, quote, context)
+    verdict = judge(column, value, quote, context, rewritten)
     if verdict.value is None or len(quote) <= SHORT_QUOTE:
         return verdict, quote
     for sentence in _SENTENCES.split(quote):
         sentence = sentence.strip()
         if sentence and len(sentence) < len(quote):
-            alone = judge(column, value, sentence, context)
+            alone = judge(column, value, sentence, context, rewritten)
             if alone.value is not None:
                 return alone, sentence
     if len(quote) > MAX_QUOTE:
@@ -149,9 +156,12 @@ def _narrowed(column: Column, value: object, quote: str, context: str) -> tuple[
     return verdict, quote
 
 
-def judge(column: Column, value: object, quote: str, context: str = "") -> Verdict:
+def judge(column: Column, value: object, quote: str, context: str = "",
+          rewritten: bool = True) -> Verdict:
     """Whether `quote` holds `value` as a value of `column`; `context` is the text around the
-    quote (a year stated near a date that leaves it out)."""
+    quote (a year stated near a date that leaves it out). `rewritten`: the quote is the
+    model's, and a short one may stand for a text value it rewrote; False for a line docchat
+    picked itself, which is not a value because it shares a word with one."""
     if column.type == "number":
         return _judge_number(value, quote)
     if column.type == "date":
@@ -160,7 +170,7 @@ def judge(column: Column, value: object, quote: str, context: str = "") -> Verdi
         return _judge_enum(column.values, value, quote)
     if column.type == "boolean":
         return _judge_boolean(value, quote)
-    return _judge_text(value, quote)
+    return _judge_text(value, quote, rewritten)
 
 
 # ---- numbers ----
@@ -434,7 +444,7 @@ def _judge_boolean(value: object, quote: str) -> Verdict:
 
 # ---- text ----
 
-def _judge_text(value: object, quote: str) -> Verdict:
+def _judge_text(value: object, quote: str, rewritten: bool = True) -> Verdict:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return Verdict(None, reason="The value is not text.")
     text = re.sub(r"\s+", " ", str(value)).strip()
@@ -444,6 +454,11 @@ def _judge_text(value: object, quote: str) -> Verdict:
     said = set(re.findall(r"\w+", fold_words(quote)))
     held = sum(any(_same_word(word, other) for other in said) for word in words)
     if held < TEXT_SHARE * len(words):
+        written = re.sub(r"\s+", " ", quote).strip(" \t.,;:")
+        if rewritten and held and len(re.findall(r"\w+", written)) <= SHORT_TEXT_WORDS:
+            # The same thing, rewritten by the model ("Belen, New Mexico" for "Belen, NM"):
+            # the cell holds it as the text writes it.
+            return Verdict(written, written)
         return Verdict(None, reason="The quote does not hold the value's words.")
     span = _span_in(text, quote)
     return Verdict(span or text, span or text)

@@ -7,7 +7,8 @@ change to what docchat does with the model's replies (verification, normalizatio
 changes none of the requests. With `--replay DIR` a rerun asks the model only the requests
 that changed, and both pipelines still go through HTTP as they do against a real server.
 
-Replies are kept only for status 200, per folder: use one folder per model and context size
+Replies are kept for status 200 and for the errors a server gives to the request itself
+(KEPT_ERRORS), per folder: use one folder per model and context size
 (the benchmarks name it after both). The model is run at temperature 0, so a recorded reply is
 the reply the server gives to those bytes; the recording is a cache, not a fixture.
 """
@@ -26,6 +27,11 @@ from pathlib import Path
 
 # Long enough for the slowest request the benchmarks make on this CPU.
 UPSTREAM_TIMEOUT = 1800
+# Errors that are the server's answer to those bytes, kept like replies: a request too long
+# for the context (400), a feature the server lacks (llama-cpp-python answers 500 to a
+# json_schema response_format; the client then asks with json_object). Others (a server busy,
+# overloaded or restarting) are passed on and asked again next time.
+KEPT_ERRORS = frozenset({400, 404, 422, 500})
 
 
 class Counts:
@@ -64,7 +70,8 @@ def _handler(upstream: str, folder: Path, counts: Counts) -> type[BaseHTTPReques
             if record and path.exists():
                 saved = json.loads(path.read_text(encoding="utf-8"))
                 counts.add(True)
-                self._answer(200, saved["content_type"], saved["body"].encode("utf-8"))
+                self._answer(saved.get("status", 200), saved["content_type"],
+                             saved["body"].encode("utf-8"))
                 return
             request = urllib.request.Request(
                 upstream + self.path, data=body if self.command == "POST" else None,
@@ -81,9 +88,9 @@ def _handler(upstream: str, folder: Path, counts: Counts) -> type[BaseHTTPReques
                                               exc.read())
             if record:
                 counts.add(False)
-            if record and status == 200:
+            if record and (status == 200 or status in KEPT_ERRORS):
                 tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"content_type": content_type,
+                tmp.write_text(json.dumps({"status": status, "content_type": content_type,
                                            "body": data.decode("utf-8")}), encoding="utf-8")
                 tmp.replace(path)
             self._answer(status, content_type, data)

@@ -123,6 +123,25 @@ def test_text_values_must_be_the_quotes_words() -> None:
     assert cell(aircraft, "Piper PA-28", "a Cessna 172N, N734ZW").status == "unverified"
 
 
+def test_a_text_value_rewritten_by_the_model_is_its_short_quotes_words() -> None:
+    place = Column("Location")
+    source = pdf_source("d", "d", ["Location: Belen, NM. Date: 12/29/2007. The airplane "
+                                   "departed Belen, New Mexico airport on a local flight."])
+    expanded = cell(place, "Belen, New Mexico", "Belen, NM", source)
+    assert (expanded.status, expanded.value, expanded.quote) == ("ok", "Belen, NM", "Belen, NM")
+    assert cell(place, "Albuquerque, New Mexico", "Belen, NM", source).status == "unverified"
+    long = cell(place, "Belen", "The airplane departed Belen, New Mexico airport on a local "
+                "flight.", source)  # a sentence that holds the value: the value, as before
+    assert (long.status, long.value) == ("ok", "Belen")
+    sentence = cell(place, "Belen, Socorro County", "The airplane departed Belen, New Mexico "
+                    "airport on a local flight.", source)
+    assert sentence.status == "unverified"  # a long quote is not a value
+    lines = pasted_source("Acme - 3 chairs - $300\nGlobex - 2 desks - $900")
+    own = cell_of(Column("Customer"), "Acme Incorporated", "Acme Inc.", Index(lines), [1],
+                  within=[1])  # misquoted: its own line is not taken for the value
+    assert own.status == "unverified"
+
+
 def test_a_long_quote_is_cut_to_the_sentence_that_holds_the_value() -> None:
     page = ("The pilot had flown for many years in the area and knew the field well. The "
             "airplane had about 1,250.5 hours of total time and carried 22 gallons of fuel. "
