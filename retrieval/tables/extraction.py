@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -299,10 +300,10 @@ def _many_rows(source: Source, columns: Sequence[Column], parts: list[list[Segme
             labels = [s.number for s in piece]
             for line, lines, record in _records(getattr(reply, "rows", []), labels):
                 drafts = drafts_of(record, asked)
-                cells = {column.name: cell_of(column, drafts[column.name].value,
-                                              drafts[column.name].quote, index, lines,
-                                              within=lines)
-                         for column in columns}
+                cells = apart({column.name: cell_of(column, drafts[column.name].value,
+                                                    drafts[column.name].quote, index, lines,
+                                                    within=lines)
+                               for column in columns}, columns)
                 verified = tuple((name, cell.value) for name, cell in cells.items()
                                  if cell.status == "ok")
                 if not verified or (line, verified) in seen:  # nothing holds, or said twice
@@ -313,6 +314,55 @@ def _many_rows(source: Source, columns: Sequence[Column], parts: list[list[Segme
                 found.append((line or first, len(found), Row(source.id, source.title, cells)))
     found.sort(key=lambda item: (item[0], item[1]))
     return [row for _, _, row in found], lost
+
+
+# Words that join a quantity to what it counts: "500 m of copper cable". A number's or
+# date's quote this short is cut from a text value too (the model's quote of a quantity
+# whose value it converted: "2 tons" for 2000 kg).
+SHORT_HELD = 40
+_JOINING = re.compile(r"^(?:of|x|×|for)\s+|\s+(?:of|x|×|for)$", re.IGNORECASE)
+
+
+def apart(cells: dict[str, Cell], columns: Sequence[Column]) -> dict[str, Cell]:
+    """A record's cells, each text value without the words another of its cells holds: a
+    number or date the model also wrote at the start or end of a text value ("40 pcs oak
+    doors" as the item beside "40 pcs" as the quantity) is cut from it ("oak doors")."""
+    held = []
+    for column in columns:
+        cell = cells[column.name]
+        if column.type in ("number", "date"):
+            if cell.status == "ok" and cell.text:
+                held.append(cell.text)
+            if len(cell.quote) <= SHORT_HELD:
+                held.append(cell.quote)
+    held = [words for words in held if any(ch.isdigit() for ch in words)]
+    out = dict(cells)
+    for column in columns:
+        cell = cells[column.name]
+        if column.type != "text" or cell.status != "ok" or not isinstance(cell.value, str):
+            continue
+        value = cell.value
+        for words in sorted(held, key=len, reverse=True):
+            value = _cut(value, words)
+        if value != cell.value:
+            out[column.name] = replace(cell, value=value, text=value)
+    return out
+
+
+def _cut(value: str, words: str) -> str:
+    """`value` without `words` at its start or end (at a word boundary), and without the
+    joining words and punctuation left there."""
+    whole, folded, cut = value, value.casefold(), words.casefold().strip()
+    if not cut:
+        return value
+    if folded.startswith(cut) and not value[len(cut):len(cut) + 1].isalnum():
+        value = value[len(cut):]
+    elif folded.endswith(cut) and not value[-len(cut) - 1:-len(cut)].isalnum():
+        value = value[:-len(cut)]
+    else:
+        return value
+    rest = _JOINING.sub("", value.strip(" ,;:-–—")).strip(" ,;:-–—")
+    return rest if re.search(r"[^\W\d_]", rest) else whole
 
 
 def typed_first(columns: Sequence[Column]) -> list[Column]:

@@ -79,10 +79,11 @@ def cell_of(column: Column, value: object, quote: object, index: Index,
         # The model's quote is not the text's, but its value is, once, in what it read: the
         # line that holds the value is the evidence.
         found = index.line_holding(value, prefer)
-    if within is not None and (found is None or found.label not in within):
+    if within is not None and (found is None or found.label not in within
+                               or fold_words(claimed).strip(" .") in _YES | _NO):
         # A record's quote that is not its own words ("USD" for "$4,300", "8,960 EUR" for
-        # "EUR 8,960", "yes" for "paid by wire"): the record's own line is the evidence when it
-        # states the value.
+        # "EUR 8,960", "yes" for "paid by wire", a bare "no" that occurs inside "not paid"):
+        # the record's own line is the evidence when it states the value.
         own = _own_line(column, value, index, within)
         if own is not None:
             return own
@@ -183,7 +184,8 @@ _UNITS = (
     "km", "m", "cm", "mm", "mi", "miles", "nm", "nautical miles", "ft", "feet", "foot", "in",
     "inches", "км", "м", "см", "мм",
     "kt", "kts", "knots", "mph", "km/h", "км/ч", "m/s", "м/с",
-    "l", "ml", "gal", "gallons", "л", "мл",
+    "l", "ml", "liters", "litres", "liter", "litre", "gal", "gallons", "л", "мл", "литров",
+    "литра", "литр",
     "h", "hr", "hrs", "hours", "hour", "min", "minutes", "s", "sec", "seconds", "days", "day",
     "ч", "часов", "часа", "мин", "дней", "дня",
     "pcs", "шт", "шт.", "units", "items",

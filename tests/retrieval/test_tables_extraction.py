@@ -310,6 +310,32 @@ def test_a_record_is_asked_for_its_marked_values_before_its_free_text() -> None:
         "Acme", "steel rebar", 1250.0, "2024-03-05", False]
 
 
+def test_a_records_text_value_loses_the_quantity_or_date_another_cell_holds() -> None:
+    """The quality model wrote "500 m of copper cable" as the item beside "500 m" as the
+    quantity: the item is "copper cable". Only numbers and dates are cut, at word boundaries,
+    and never a whole value."""
+    columns = (Column("Item"), Column("Quantity", "number"), Column("Date", "date"),
+               Column("Customer"))
+    text = ("500 m of copper cable for Initech, 2024-03-20\n"
+            "20 tires to Studio 200, 2024-03-21\n")
+
+    def reply(request: ChatRequest) -> str:
+        return json.dumps({"rows": [
+            {"line": 1, **cells(Item=("500 m of copper cable", "500 m of copper cable"),
+                                Quantity=("500", "500 m"), Date=("2024-03-20", "2024-03-20"),
+                                Customer=("Initech, 2024-03-20", "Initech, 2024-03-20"))},
+            {"line": 2, **cells(Item=("20 tires", "20 tires"), Quantity=("20", "20"),
+                                Date=(None, ""), Customer=("Studio 200", "Studio 200"))}]})
+
+    with ScriptedLLM(reply) as server:
+        table = extract_table([pasted_source(text)], columns, "many", chat(server),
+                              context_tokens=4096)
+    got = [(r.cells["Item"].value, r.cells["Item"].quote, r.cells["Customer"].value)
+           for r in table.rows]
+    assert got == [("copper cable", "500 m of copper cable", "Initech"),
+                   ("tires", "20 tires", "Studio 200")]
+
+
 def test_a_records_quote_not_in_its_words_falls_back_to_its_own_line_when_that_states_it() -> None:
     """The model quoting its own rendering ("USD 4,300" for "$4,300"): the record's line is the
     evidence when it states the value; a value the line does not state stays unverified."""

@@ -163,6 +163,9 @@ def test_currency_enums_read_signs_and_yes_no_reads_not_yet() -> None:
     assert cell(currency, "rub", "12 500 руб.", lines).value == "RUB"
     assert cell(currency, "USD", "EUR 8,960", lines).status == "unverified"
     assert cell(currency, "$", "$4,300", lines).value == "USD"  # the sign for the code
+    unpaid = pasted_source("Vandelay ordered latex, $7,920, not paid")
+    bare = cell_of(Column("Paid", "boolean"), "no", "no", Index(unpaid), [1], within=[1])
+    assert (bare.value, bare.quote) == (False, "Vandelay ordered latex, $7,920, not paid")
     assert cell(currency, "руб.", "12 500 руб.", lines).value == "RUB"
     assert cell(currency, "€", "$4,300", lines).status == "unverified"
     paid = Column("Paid", "boolean")
