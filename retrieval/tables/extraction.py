@@ -316,10 +316,11 @@ def _many_rows(source: Source, columns: Sequence[Column], parts: list[list[Segme
     return [row for _, _, row in found], lost
 
 
-# Words that join a quantity to what it counts: "500 m of copper cable". A number's or
-# date's quote this short is cut from a text value too (the model's quote of a quantity
-# whose value it converted: "2 tons" for 2000 kg).
+# A number's or date's quote this short (with a digit) is cut from a text value even when
+# the cell did not verify: the model's quote of a quantity whose value it converted ("2 tons"
+# for 2000 kg) still says which words are the quantity.
 SHORT_HELD = 40
+# Words that join a quantity to what it counts: "500 m of copper cable".
 _JOINING = re.compile(r"^(?:of|x|×|for)\s+|\s+(?:of|x|×|for)$", re.IGNORECASE)
 
 
