@@ -97,7 +97,6 @@ class Embedder:
         self._lock = threading.RLock()
         self._model: Any = None
         self._counter: Callable[[str], int] | None = None
-        self._counter_lock = threading.Lock()
 
     @property
     def model(self) -> Any:
