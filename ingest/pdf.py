@@ -10,9 +10,13 @@ import logging
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pypdf
 from pypdf import PageObject, PdfReader
+from pypdf._text_extraction import _layout_mode
+from pypdf.constants import PageAttributes
 from pypdf.errors import (
     DependencyError,
     FileNotDecryptedError,
@@ -20,6 +24,7 @@ from pypdf.errors import (
     PdfReadError,
     PyPdfError,
 )
+from pypdf.generic import ArrayObject, ContentStream, NameObject, StreamObject
 
 from ingest.documents import Document, IngestError, Page
 from ingest.ocr import OcrFailed, OcrOptions, OcrPage, missing_for_ocr, read_pages
@@ -220,26 +225,48 @@ def _with_tables(plain: list[str], tables: list[list[Table]]) -> list[str]:
 def _page_text(reader: PdfReader, index: int, filename: str) -> tuple[str, list[Table]]:
     try:
         page = reader.pages[index]
-        # extract_text() swallows a decompression limit and returns "", which would report
-        # a bomb as a scan; decoding the content stream first lets the limit surface.
-        contents = page.get_contents()
-        if contents is not None:
-            contents.get_data()
-        text = tidy_text(page.extract_text() or "")
+        with _contents_parsed_once(page) as contents:
+            text = tidy_text(page.extract_text() or "")
     except LimitReachedError:
         raise
     except _READ_ERRORS as exc:
         # One broken page should not sink a whole contract: keep the rest, log this one.
         log.warning("page %d of %s could not be read: %s", index + 1, filename, exc)
         return "", []
-    return text, _layout_tables(page, index, filename) if text else []
+    return text, _layout_tables(page, contents, index, filename) if text else []
 
 
-def _layout_tables(page: PageObject, index: int, filename: str) -> list[Table]:
+@contextmanager
+def _contents_parsed_once(page: PageObject) -> Iterator[ContentStream | None]:
+    """The page's content stream, decoded, as both of its readings use it (None: the page has
+    none); inside the block the page holds it in place of its own.
+
+    pypdf parses a page's content stream into operations for each reading: the plain text
+    and the layout text (for tables) parsed it twice, over a third of all parsing time. Held
+    in the page, the stream is parsed once, by whichever reading comes first; `_layout_text`
+    reads the same operations. Decoding it here also lets a decompression limit surface:
+    extract_text() swallows one and returns "", which would report a bomb as a scan.
+    """
+    key = NameObject(PageAttributes.CONTENTS)
+    own = page.get(key)
+    resolved = own.get_object() if own is not None else None
+    if not isinstance(resolved, (ArrayObject, StreamObject)):
+        yield None
+        return
+    contents = ContentStream(resolved, page.pdf, "bytes")
+    page[key] = contents
+    try:
+        yield contents
+    finally:
+        page[key] = own
+
+
+def _layout_tables(page: PageObject, contents: ContentStream | None, index: int,
+                   filename: str) -> list[Table]:
     """The tables in pypdf's layout-mode text of a page (which keeps columns apart); none
     when layout mode fails on a page that plain extraction read."""
     try:
-        layout = page.extract_text(extraction_mode="layout")
+        layout = _layout_text(page, contents)
     except LimitReachedError:
         raise
     except _READ_ERRORS as exc:
@@ -253,6 +280,21 @@ def _layout_tables(page: PageObject, index: int, filename: str) -> list[Table]:
         log.warning("page %d of %s: tables not read (%s); plain text kept", index + 1,
                     filename, exc)
         return []
+
+
+def _layout_text(page: PageObject, contents: ContentStream | None) -> str:
+    """`page.extract_text(extraction_mode="layout")` over operations parsed already: the steps
+    of pypdf's PageObject._layout_mode_text with its defaults (tests/ingest/test_pdf_layout.py
+    holds the two equal on every page of the test PDFs, so a pypdf that changes them fails
+    there)."""
+    if contents is None:
+        return ""
+    groups = _layout_mode.text_show_operations(iter(contents.operations),
+                                               page._layout_mode_fonts(), True, None)
+    if not groups:
+        return ""
+    return _layout_mode.fixed_width_page(_layout_mode.y_coordinate_groups(groups, None),
+                                         _layout_mode.fixed_char_width(groups, 1.25), True, 1)
 
 
 _SPACES = re.compile(r"[ \t\u00a0]+")
