@@ -68,7 +68,7 @@ def create_celery(settings: Settings) -> Celery:
         # back to the queue if its worker dies; the tasks are idempotent, so reruns are safe.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
+        worker_prefetch_multiplier=prefetch_multiplier(settings),
         task_soft_time_limit=settings.task_time_limit,
         task_time_limit=settings.task_time_limit + HARD_LIMIT_GRACE,
         broker_connection_retry_on_startup=True,
@@ -79,8 +79,8 @@ def create_celery(settings: Settings) -> Celery:
         result_expires=24 * 3600,
     )
     if settings.embedded_broker:
-        # kombu's SQLAlchemy transport hands these options to create_engine (so its poll
-        # interval stays at the default second); wait for SQLite's lock instead of failing when
+        # kombu's SQLAlchemy transport hands these options to create_engine (its poll interval
+        # is set in workers.embedded_broker); wait for SQLite's lock instead of failing when
         # the web app and the worker write to the queue at the same moment.
         app.conf.broker_transport_options = {"connect_args": {"timeout": 30}}
     else:
@@ -88,6 +88,19 @@ def create_celery(settings: Settings) -> Celery:
     monitoring.install(app, settings)  # log format, task events for Flower
     app.docchat_settings = settings  # type: ignore[attr-defined]
     return app
+
+
+def prefetch_multiplier(settings: Settings) -> int:
+    """Tasks a worker holds per pool process, running or waiting to run there.
+
+    One on a shared broker (Redis): a task held by a busy worker would wait while another
+    worker idles, and Redis hands the next task over the moment one is done. Two on the
+    embedded broker, which only the serve command's worker reads and which is polled: with one
+    task held per process, a process that finished waited for the next poll (up to 0.1 s) to
+    get another; a batch of small uploads left the cores idle a tenth of the time
+    (tests/benchmarks/ingest_throughput). A worker killed with tasks held loses none: the
+    serve command queues every unfinished upload again (workers.recovery)."""
+    return 2 if settings.embedded_broker else 1
 
 
 def worker_command(settings: Settings, *extra: str) -> list[str]:
