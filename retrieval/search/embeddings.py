@@ -6,6 +6,7 @@ model that overflows in fp16 makes NaN vectors, and those must never reach the i
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -23,6 +24,11 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 # How much shorter (in tokens) than the first, longest text of an encode batch another text
 # may be and still join it (Embedder.batches): 0.1-0.2 measured best on the CPU.
 BUCKET_SLACK = 0.2
+# Texts whose token counts an Embedder remembers (most recent first). Chunking a document
+# counts its pieces again and again (34,000 counts of 9,700 distinct texts for the eval PDFs),
+# and a revised copy of a document brings the same pages back: 16,384 texts of a few hundred
+# characters each hold a few megabytes.
+COUNT_MEMO = 16384
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +157,13 @@ class Embedder:
         of times per chunk, so a fast tokenizer is asked directly (transformers' wrapper costs
         more than the tokenizing: 3.7 of 5.9 CPU seconds for the 1,700 chunks of the eval
         PDFs), through a copy of its own: the model's copy is truncated to `max_seq_length` by
-        every encode, and a tokenizer whose settings change under another thread fails."""
+        every encode, and a tokenizer whose settings change under another thread fails. The
+        counts of the last COUNT_MEMO texts are remembered."""
         if self._counter is None:
             with self._lock:  # the model's lock, as `embed` holds it when it counts
                 if self._counter is None:
-                    self._counter = self._make_counter()
+                    self._counter = functools.lru_cache(maxsize=COUNT_MEMO)(
+                        self._make_counter())
         return self._counter(text)
 
     def _make_counter(self) -> Callable[[str], int]:
