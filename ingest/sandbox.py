@@ -39,7 +39,7 @@ from ingest.ocr import OcrOptions
 log = logging.getLogger(__name__)
 
 # What the zygote (and so every parse) runs with, whatever the worker has.
-_CHILD_ENVIRONMENT = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
+CHILD_ENVIRONMENT = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
 # How long past the time limit the worker waits for the zygote's reply before it takes the
 # zygote for hung, kills it and starts another.
 _GRACE_SECONDS = 10.0
@@ -88,7 +88,7 @@ class _Zygote:
         self.pid_of_owner = os.getpid()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ingest.sandbox"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, env={**os.environ, **_CHILD_ENVIRONMENT},
+            stdout=subprocess.PIPE, env={**os.environ, **CHILD_ENVIRONMENT},
         )
         self.unread = b""  # what came from the zygote past the last line read
 

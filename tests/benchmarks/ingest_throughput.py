@@ -9,10 +9,11 @@ the last one indexed. Recipe: PyPDFLoader -> RecursiveCharacterTextSplitter(1000
 HuggingFaceEmbeddings -> FAISS.from_documents, in this process. Also: raw `model.encode`
 throughput on docchat's own chunks, against which the pipeline's embedding rate is compared.
 
-The floor: every PDF parsed once as the worker parses it and every chunk text not embedded
+The floor: every PDF parsed once as the worker parses it (pages without a text layer read by
+OCR, as the worker reads them: one page of the eval PDFs) and every chunk text not embedded
 before encoded once as the worker encodes (Embedder.embed), all of them in one call, each
-timed in CPU seconds with one thread in this process, divided by the cores: no overlap of
-parsing and embedding can finish sooner. docchat's wall time is
+timed in CPU seconds with one thread in this process (Tesseract's too), divided by the cores:
+no overlap of parsing and embedding can finish sooner. docchat's wall time is
 printed as a multiple of it.
 
 `--repeat` uploads the same PDFs once more, to another collection, through the same worker
@@ -31,8 +32,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -183,7 +186,7 @@ def raw_encode_rate(paths: list[Path]) -> tuple[float, int]:
 
 @dataclasses.dataclass(frozen=True)
 class Floor:
-    """What the work costs at least on this machine: each PDF parsed once (pypdf, as the
+    """What the work costs at least on this machine: each PDF parsed once (pypdf and OCR, as the
     worker parses it) and each chunk text not embedded before encoded once, one thread each,
     in core-seconds; spread perfectly over the cores, that is the fastest wall time any
     overlap of parsing and embedding can reach."""
@@ -199,36 +202,35 @@ class Floor:
 
 
 def measure_floor(paths: list[Path], embedded_before: frozenset[str] = frozenset()) -> Floor:
-    """Parse every PDF and encode the chunk texts not in `embedded_before` in this process,
+    """Parse every PDF as the worker's parse child does (tests/benchmarks/parse_cpu, in a
+    process of its own) and encode the chunk texts not in `embedded_before` in this process,
     with one torch thread, timing each part's CPU (chunking, indexing and queueing are not
     counted: they are the pipeline's own cost)."""
     import torch
 
     from ingest.chunking import chunk_document
-    from ingest.documents import IngestError
-    from ingest.pdf import parse_pdf
+    from ingest.documents import Document
+    from ingest.sandbox import CHILD_ENVIRONMENT
     from retrieval.core.settings import Settings
     from retrieval.search.embeddings import Embedder
 
     settings = Settings()
+    ocr = ["--ocr", settings.ocr_options.languages] if settings.ocr_options else []
+    parsed = json.loads(subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.parse_cpu", "--max-pages",
+         str(settings.max_pages), *ocr, *map(str, paths)],
+        cwd=REPO, env={**os.environ, **CHILD_ENVIRONMENT}, check=True, capture_output=True,
+    ).stdout)
+    parse_s = float(parsed["cpu_s"])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         embedder = Embedder(device="cpu", batch_size=settings.embedding_batch_size)
         embedder.embed(["warm up"])
-        parse_s, texts = 0.0, []
-        for path in paths:
-            data = path.read_bytes()
-            started = time.process_time()
-            try:
-                document = parse_pdf(data, "d", path.name, max_pages=settings.max_pages)
-            except IngestError:
-                continue
-            finally:
-                parse_s += time.process_time() - started
-            texts += [c.text for c in chunk_document(
-                document, embedder.count_tokens, settings.chunk_tokens,
-                settings.chunk_overlap_tokens, embedder.max_tokens)]
+        texts = [chunk.text for document in parsed["documents"] if document is not None
+                 for chunk in chunk_document(
+                     Document.from_json(document), embedder.count_tokens,
+                     settings.chunk_tokens, settings.chunk_overlap_tokens, embedder.max_tokens)]
         fresh = list(dict.fromkeys(t for t in texts if t not in embedded_before))
         started = time.process_time()
         embedder.embed(fresh)  # as the worker encodes, in batches of like length, all at once

@@ -1,0 +1,58 @@
+"""Parse PDFs as the worker's parse child does, and print what it cost: the floor's parse
+half for tests/benchmarks/ingest_throughput.
+
+The worker parses in a child of a process that holds only the parsers (ingest.sandbox); this
+process is such a one (started with the sandbox's environment), so that parsing here costs
+what it costs there: in the benchmark's own process, which holds torch, the web app and
+every chunk, Python's garbage collector walks all of that as each parse allocates: the eval
+PDFs took a fifth more CPU there (23.9 s against 20.0), their revised copies two fifths more,
+and the worker beat that floor.
+
+    python -m tests.benchmarks.parse_cpu --max-pages N [--ocr LANGUAGES] PDF...
+
+prints one JSON object: {"cpu_s": CPU seconds of the parses, Tesseract's included,
+"documents": [each parsed document as Document.to_json, or null where parsing failed]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+from pathlib import Path
+
+from ingest.documents import IngestError
+from ingest.ocr import OcrOptions
+from ingest.pdf import parse_pdf
+
+
+def cpu_seconds() -> float:
+    """CPU of this process and of the children it waited for (Tesseract, for OCR)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-pages", type=int, required=True)
+    parser.add_argument("--ocr", default=None, metavar="LANGUAGES",
+                        help="read pages without a text layer by OCR in these languages")
+    parser.add_argument("pdfs", nargs="+", type=Path)
+    options = parser.parse_args()
+    ocr = OcrOptions(languages=options.ocr) if options.ocr else None
+    spent, documents = 0.0, []
+    for path in options.pdfs:
+        data = path.read_bytes()
+        started = cpu_seconds()
+        try:
+            document = parse_pdf(data, "d", path.name, max_pages=options.max_pages, ocr=ocr)
+        except IngestError:
+            document = None
+        spent += cpu_seconds() - started
+        documents.append(document.to_json() if document is not None else None)
+    print(json.dumps({"cpu_s": spent, "documents": documents}))
+
+
+if __name__ == "__main__":
+    main()
