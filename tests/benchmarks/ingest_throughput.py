@@ -24,7 +24,12 @@ second edition of a periodic report) to the same collection: the corpus with rep
 against the recipe indexing the same copies and against its own floor. `--limit N` takes the
 N smallest PDFs only, for a quick check.
 
-    python -m tests.benchmarks.ingest_throughput [--repeat] [--revised] [--limit N]
+Everything is measured `--rounds` times (3 by default: docchat's passes in a fresh data
+folder, the floors, the recipe) and each figure is its best round: on a shared machine the
+same work took from 17 to 24 CPU seconds minutes apart, noise that only ever adds time. Each
+round's own ratio to its floor is printed too.
+
+    python -m tests.benchmarks.ingest_throughput [--repeat] [--revised] [--limit N] [--rounds N]
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from tests.benchmarks.common import EVAL, REPO, header, langchain_embeddings, langchain_splitter
@@ -261,6 +267,41 @@ def revised_copies(paths: list[Path], folder: Path) -> list[Path]:
     return copies
 
 
+@dataclasses.dataclass(frozen=True)
+class Round:
+    """One round: docchat's passes in a fresh data folder, then the floors and the recipe."""
+
+    passes: list[IngestPass]
+    floor: Floor
+    revised_floor: Floor | None
+    recipe: tuple[float, int]  # seconds, pages
+    revised_recipe: tuple[float, int] | None
+
+
+def run_round(uploads: list[tuple[list[Path], str]], paths: list[Path],
+              revised: list[Path]) -> Round:
+    with tempfile.TemporaryDirectory() as folder:
+        passes = docchat_passes(uploads, Path(folder) / "data")
+    floor = measure_floor(paths)
+    return Round(passes, floor, measure_floor(revised, floor.texts) if revised else None,
+                 langchain_run(paths), langchain_run(revised) if revised else None)
+
+
+def fastest_pass(rounds: list[Round], n: int) -> IngestPass:
+    return min((r.passes[n] for r in rounds), key=lambda done: done.seconds)
+
+
+def lowest_floor(floors: list[Floor]) -> Floor:
+    """The least each half of the work cost in any round: noise on a shared machine only ever
+    adds time, so the lowest is the closest to what the work costs."""
+    return dataclasses.replace(floors[0], parse_core_s=min(f.parse_core_s for f in floors),
+                               embed_core_s=min(f.embed_core_s for f in floors))
+
+
+def fastest_recipe(runs: list[tuple[float, int]]) -> tuple[float, int]:
+    return min(runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", action="store_true", help="upload the same PDFs again to "
@@ -269,11 +310,14 @@ def main() -> None:
                         "each PDF to the same collection: the corpus with repeated text")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="only the N smallest PDFs (a quick check)")
+    parser.add_argument("--rounds", type=int, default=3, metavar="N",
+                        help="measure everything N times and keep each one's best (default 3)")
     options = parser.parse_args()
     paths = sorted((EVAL / "pdfs").glob("*/*.pdf"))
     if options.limit is not None:
         paths = sorted(sorted(paths, key=lambda p: p.stat().st_size)[:options.limit])
-    header(f"ingest throughput, {len(paths)} PDFs from shared/eval/pdfs, upload -> indexed")
+    header(f"ingest throughput, {len(paths)} PDFs from shared/eval/pdfs, upload -> indexed, "
+           f"best of {options.rounds} rounds")
     with tempfile.TemporaryDirectory() as folder:
         revised = revised_copies(paths, Path(folder)) if options.revised else []
         uploads = [(paths, "reports")]
@@ -281,39 +325,42 @@ def main() -> None:
             uploads.append((paths, "again"))
         if revised:
             uploads.append((revised, "reports"))
-        passes = docchat_passes(uploads, Path(folder) / "data")
-        floor = measure_floor(paths)
-        revised_floor = measure_floor(revised, floor.texts) if revised else None
-        theirs_s, theirs_pages = langchain_run(paths)
-        revised_recipe = langchain_run(revised) if revised else None
-    ours = passes[0]
+        rounds = [run_round(uploads, paths, revised) for _ in range(options.rounds)]
+    ours = fastest_pass(rounds, 0)
+    floor = lowest_floor([r.floor for r in rounds])
+    theirs_s, theirs_pages = fastest_recipe([r.recipe for r in rounds])
     encode_rate, chunks = raw_encode_rate(paths)
     ours_rate, theirs_rate = ours.pages_per_second, theirs_pages / theirs_s
     print(f"docchat   {ours.pages} pages indexed in {ours.seconds:.1f} s = {ours_rate:.1f} "
           f"pages/s (through the worker; not indexed: {', '.join(ours.failed) or 'none'}; "
           f"embedding cache hits {ours.hit_share:.0%} of {ours.cache_hits + ours.cache_misses}"
-          " chunk texts)")
-    print_floor(ours, floor)
+          f" chunk texts; rounds: {seconds_list(r.passes[0].seconds for r in rounds)})")
+    print_floor(ours, floor, [(r.passes[0], r.floor) for r in rounds])
     if options.repeat:
-        again = passes[1]
+        again = fastest_pass(rounds, 1)
         print(f"docchat   again, the same PDFs to another collection: {again.pages} pages in "
               f"{again.seconds:.1f} s = {again.pages_per_second:.1f} pages/s "
               f"({again.pages_per_second / ours_rate:.2f}x the first pass; embedding cache "
               f"hits {again.hit_share:.0%} of {again.cache_hits + again.cache_misses} chunk "
               "texts)")
     print(f"langchain {theirs_pages} pages in {theirs_s:.1f} s = {theirs_rate:.1f} pages/s "
-          "(in process, no queue)")
+          f"(in process, no queue; rounds: {seconds_list(r.recipe[0] for r in rounds)})")
     print(f"ratio docchat/langchain {ours_rate / theirs_rate:.2f}")
-    if revised_floor is not None and revised_recipe is not None:
-        second = passes[-1]
-        recipe_rate = revised_recipe[1] / revised_recipe[0]
+    if revised:
+        second = fastest_pass(rounds, -1)
+        revised_floor = lowest_floor([r.revised_floor for r in rounds if r.revised_floor])
+        recipe_s, recipe_pages = fastest_recipe(
+            [r.revised_recipe for r in rounds if r.revised_recipe])
+        recipe_rate = recipe_pages / recipe_s
         print(f"docchat   revised copies to the same collection: {second.pages} pages in "
               f"{second.seconds:.1f} s = {second.pages_per_second:.1f} pages/s (embedding "
               f"cache hits {second.hit_share:.0%} of {second.cache_hits + second.cache_misses}"
-              " chunk texts)")
-        print_floor(second, revised_floor)
-        print(f"langchain revised copies: {revised_recipe[1]} pages in {revised_recipe[0]:.1f} s"
-              f" = {recipe_rate:.1f} pages/s")
+              f" chunk texts; rounds: {seconds_list(r.passes[-1].seconds for r in rounds)})")
+        print_floor(second, revised_floor,
+                    [(r.passes[-1], r.revised_floor) for r in rounds if r.revised_floor])
+        print(f"langchain revised copies: {recipe_pages} pages in {recipe_s:.1f} s"
+              f" = {recipe_rate:.1f} pages/s (rounds: "
+              f"{seconds_list(r.revised_recipe[0] for r in rounds if r.revised_recipe)})")
         print(f"ratio docchat/langchain on the revised copies "
               f"{second.pages_per_second / recipe_rate:.2f}")
     pipeline_rate = ours.chunks / ours.seconds
@@ -322,10 +369,17 @@ def main() -> None:
           f"{pipeline_rate / encode_rate:.0%} of raw encode")
 
 
-def print_floor(done: IngestPass, floor: Floor) -> None:
+def seconds_list(values: Iterable[float]) -> str:
+    return ", ".join(f"{v:.1f} s" for v in values)
+
+
+def print_floor(done: IngestPass, floor: Floor,
+                each: list[tuple[IngestPass, Floor]]) -> None:
+    """The best pass against the lowest floor, then each round's pass against its own."""
     print(f"  floor: parse {floor.parse_core_s:.1f} + embed {floor.embed_core_s:.1f} "
           f"core-seconds over {floor.cores} cores = {floor.seconds:.1f} s; docchat took "
-          f"{done.seconds:.1f} s = {done.seconds / floor.seconds:.2f}x the floor")
+          f"{done.seconds:.1f} s = {done.seconds / floor.seconds:.2f}x the floor (each round "
+          f"against its own: {', '.join(f'{p.seconds / f.seconds:.2f}x' for p, f in each)})")
 
 
 if __name__ == "__main__":
