@@ -79,6 +79,16 @@ def test_a_pool_process_has_time_to_load_its_models_before_celery_gives_up_on_it
     assert app.conf.worker_proc_alive_timeout == WORKER_START_SECONDS >= 60
 
 
+def test_a_worker_holds_a_task_in_hand_only_where_no_other_worker_reads(tmp_path) -> None:
+    """Redis is shared by every worker: a task held by a busy one would wait while another
+    idles. The embedded broker is polled and only the serve command's worker reads it: with a
+    task in hand, a process that finished one starts the next without waiting for a poll."""
+    shared = create_celery(Settings(redis_url="redis://127.0.0.1:1/0"))
+    embedded = create_celery(Settings(data_dir=tmp_path / "data"))
+    assert shared.conf.worker_prefetch_multiplier == 1
+    assert embedded.conf.worker_prefetch_multiplier == 2
+
+
 @pytest.mark.parametrize("task_time_limit", [30, 3600, 24 * 3600])
 def test_redis_never_hands_a_running_task_to_a_second_worker(task_time_limit: int) -> None:
     settings = Settings(redis_url="redis://127.0.0.1:1/0", task_time_limit=task_time_limit)
