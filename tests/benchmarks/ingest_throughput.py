@@ -9,12 +9,12 @@ the last one indexed. Recipe: PyPDFLoader -> RecursiveCharacterTextSplitter(1000
 HuggingFaceEmbeddings -> FAISS.from_documents, in this process. Also: raw `model.encode`
 throughput on docchat's own chunks, against which the pipeline's embedding rate is compared.
 
-The floor: every PDF parsed once as the worker parses it (pages without a text layer read by
-OCR, as the worker reads them: one page of the eval PDFs) and every chunk text not embedded
-before encoded once as the worker encodes (Embedder.embed), all of them in one call, each
-timed in CPU seconds with one thread in this process (Tesseract's too), divided by the cores:
-no overlap of parsing and embedding can finish sooner. docchat's wall time is
-printed as a multiple of it.
+The floor: every PDF parsed once as the worker parses it, in a small process of its own
+(tests/benchmarks/parse_cpu; pages without a text layer read by OCR, as the worker reads them:
+one page of the eval PDFs, Tesseract's CPU counted), and every chunk text not embedded before
+encoded once as the worker encodes (Embedder.embed), all of them in one call with one thread in
+this process; the CPU seconds of both, divided by the cores: no overlap of parsing and
+embedding can finish sooner. docchat's wall time is printed as a multiple of it.
 
 `--repeat` uploads the same PDFs once more, to another collection, through the same worker
 once the first pass is done, and reports that pass's pages/s beside the first with the share
@@ -298,10 +298,6 @@ def lowest_floor(floors: list[Floor]) -> Floor:
                                embed_core_s=min(f.embed_core_s for f in floors))
 
 
-def fastest_recipe(runs: list[tuple[float, int]]) -> tuple[float, int]:
-    return min(runs)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", action="store_true", help="upload the same PDFs again to "
@@ -328,7 +324,7 @@ def main() -> None:
         rounds = [run_round(uploads, paths, revised) for _ in range(options.rounds)]
     ours = fastest_pass(rounds, 0)
     floor = lowest_floor([r.floor for r in rounds])
-    theirs_s, theirs_pages = fastest_recipe([r.recipe for r in rounds])
+    theirs_s, theirs_pages = min(r.recipe for r in rounds)
     encode_rate, chunks = raw_encode_rate(paths)
     ours_rate, theirs_rate = ours.pages_per_second, theirs_pages / theirs_s
     print(f"docchat   {ours.pages} pages indexed in {ours.seconds:.1f} s = {ours_rate:.1f} "
@@ -349,8 +345,7 @@ def main() -> None:
     if revised:
         second = fastest_pass(rounds, -1)
         revised_floor = lowest_floor([r.revised_floor for r in rounds if r.revised_floor])
-        recipe_s, recipe_pages = fastest_recipe(
-            [r.revised_recipe for r in rounds if r.revised_recipe])
+        recipe_s, recipe_pages = min(r.revised_recipe for r in rounds if r.revised_recipe)
         recipe_rate = recipe_pages / recipe_s
         print(f"docchat   revised copies to the same collection: {second.pages} pages in "
               f"{second.seconds:.1f} s = {second.pages_per_second:.1f} pages/s (embedding "
