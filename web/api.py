@@ -42,7 +42,7 @@ from web.contract.requests import (
 from web.contract.requests import PassageRef as PassageRefBody
 from web.contract.validation import validated
 from web.documents import no_document, owned_document
-from web.enqueue import enqueue
+from web.enqueue import QueueUnavailable, enqueue
 from web.errors import ApiError, overflow_message
 from web.identity import is_admin, principal, workspace
 from web.links import answer_json, hit_json
@@ -69,16 +69,25 @@ def upload_documents() -> tuple[Response, int]:
     runtime = current_runtime()
     results: list[dict[str, object]] = []
     queued = []
+    unreachable: QueueUnavailable | None = None
     for item in received:
         existing = runtime.store.find_duplicate(workspace(), collection, item.sha256)
         if existing is not None:
             results.append({**_summary(existing), "duplicate": True})
             continue
         record = _accept(runtime, item, collection)
+        # Queued as soon as it is stored: a worker starts on the first file while the rest of
+        # a large upload is still being written. With the queue down, every file is still
+        # stored (recovery queues them when docchat restarts), and the answer says so.
+        if unreachable is None:
+            try:
+                enqueue(INGEST_TASK, record.id, message=UPLOAD_SAVED)
+            except QueueUnavailable as exc:
+                unreachable = exc
         queued.append(record)
         results.append({**_summary(record), "duplicate": False})
-    for record in queued:
-        enqueue(INGEST_TASK, record.id, message=UPLOAD_SAVED)
+    if unreachable is not None:
+        raise unreachable
     return jsonify({"documents": results}), 202 if queued else 200
 
 

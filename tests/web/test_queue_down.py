@@ -42,6 +42,22 @@ def test_an_upload_is_kept_and_the_503_says_it_runs_later(tmp_path) -> None:
     assert [(d.filename, d.status) for d in stored] == [("sync.md", "queued")]
 
 
+def test_every_file_of_an_upload_is_kept_when_the_queue_is_down(tmp_path) -> None:
+    """Files are queued as they are stored; when the first cannot be queued, the rest are
+    still stored (recovery queues them at the restart), and one 503 says so."""
+    app = make_app(tmp_path)
+    response = app.test_client().post(
+        "/api/documents", data={"file": [(io.BytesIO(NOTES.encode()), "sync.md"),
+                                         (io.BytesIO(b"# Other\n\nSecond file."), "other.md")]},
+        content_type="multipart/form-data")
+
+    assert response.status_code == 503
+    assert response.get_json()["error"]["message"].startswith("The upload is saved")
+    stored = app.extensions["docchat"].store.list_documents(DocumentFilter("default"))
+    assert sorted((d.filename, d.status) for d in stored) == [("other.md", "queued"),
+                                                              ("sync.md", "queued")]
+
+
 def test_a_background_meeting_job_is_failed_and_the_503_names_redis(tmp_path,
                                                                      monkeypatch) -> None:
     app = make_app(tmp_path)
