@@ -12,6 +12,7 @@ from retrieval.runtime import Runtime
 from workers import embedded_broker, monitoring
 
 INGEST_TASK = "workers.tasks.ingest_document"
+EMBED_TASK = "workers.tasks.embed_waiting"
 REBUILD_TASK = "workers.tasks.rebuild_index"
 MEETING_TASK = "workers.tasks.run_meeting_job"
 TABLE_TASK = "workers.tasks.run_table_job"

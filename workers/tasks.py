@@ -17,16 +17,17 @@ from retrieval.llm.client import ContextOverflow, LLMUnavailable
 from retrieval.meetings import request as meeting_request
 from retrieval.meetings.request import MeetingRequest
 from retrieval.runtime import Runtime
-from retrieval.search import rebuild
+from retrieval.search import batches, rebuild
 from retrieval.search.devices import cuda_problem_in_child
 from retrieval.search.embeddings import NonFiniteEmbeddings, cuda_refusal
-from retrieval.search.indexing import index_document
+from retrieval.storage.awaiting import AwaitingVectors
 from retrieval.storage.jobs import Job
 from retrieval.tables import request as table_request
 from retrieval.tables.database import database_path, save_table
 from retrieval.tables.request import TableRequest
 from workers import cores
 from workers.celery_app import (
+    EMBED_TASK,
     MAX_RETRY_DELAY,
     SLACK_ANSWER_TASK,
     SLACK_DELIVERY_TASK,
@@ -99,49 +100,118 @@ def _log_retry(task: Task, what: str, exc: Exception) -> None:
 @shared_task(bind=True, name="workers.tasks.ingest_document", acks_late=True,
              autoretry_for=(DatabaseBusy,), **BACKOFF)
 def ingest_document(self: Task, document_id: str) -> str:
-    """Parse, chunk, embed and index one uploaded document; safe to run twice."""
+    """Parse and chunk one uploaded document, then embed and index it with others waiting, or
+    leave it waiting for a later upload's task (retrieval.search.batches) with a safety net
+    queued; safe to run twice."""
     runtime = runtime_for(self.app)
+    claim = _claim(self)
+    outcome = _embedding_work(self, runtime, claim, document_id, lambda: (
+        batches.index_or_leave_waiting(runtime, document_id, claim, _queue_helpers)))
+    if outcome.waiting:
+        _send(embed_waiting, [document_id], countdown=batches.WAIT_LIMIT_S)
+    if outcome.indexed:
+        _queue_index_switch_when_due(runtime)
+    record = runtime.store.get_document(document_id)
+    return record.status if record else "missing"
+
+
+@shared_task(bind=True, name=EMBED_TASK, acks_late=True, autoretry_for=(DatabaseBusy,),
+             **BACKOFF)
+def embed_waiting(self: Task, document_id: str | None = None) -> str:
+    """A document's safety net (`document_id`): embed it if it still waits and no live task
+    holds it, and come back later while one does. A helper (None): embed a share of what
+    waits once no upload is queued."""
+    runtime = runtime_for(self.app)
+    claim = _claim(self)
+    outcome = _embedding_work(self, runtime, claim, document_id, lambda: (
+        batches.embed_waiting(runtime, document_id, claim, _queue_helpers)))
+    if outcome.indexed:
+        _queue_index_switch_when_due(runtime)
+    if document_id is not None and AwaitingVectors(runtime.store).wait_of(document_id):
+        _send(embed_waiting, [document_id], countdown=batches.WAIT_LIMIT_S)
+        return "waiting"
+    return f"indexed {len(outcome.indexed)}"
+
+
+def _claim(task: Task) -> str:
+    """The name a task holds documents under; a retry of the task has the same."""
+    return f"task:{task.request.id}"
+
+
+def _queue_helpers(count: int) -> None:
+    for _ in range(count):
+        _send(embed_waiting, [None])
+
+
+def _send(task: Task, args: list[Any], countdown: float | None = None) -> None:
+    """Queue a task; a queue that cannot take it is logged: the documents concerned wait,
+    processing, until `docchat serve` queues every unfinished upload again at its start."""
+    try:
+        task.apply_async(args=args, countdown=countdown)
+    except Exception as exc:  # kombu raises its own and the transport's errors
+        log.error("could not queue %s%r: %s", task.name, args, exc)
+
+
+def _embedding_work(task: Task, runtime: Runtime, claim: str, own: str | None,
+                    work: Callable[[], batches.Outcome]) -> batches.Outcome:
+    """Run an ingest or embedding task's `work`. A failure ends the task's own document with
+    its reason; the other documents the task held are let go when they may well succeed
+    without it (time ran out, the database stayed busy: their safety nets take them up), and
+    fail with the same reason when the failure would be theirs too."""
+    awaiting = AwaitingVectors(runtime.store)
+    logged = {"document_id": own} if own else {}
+    what = f"document {own}" if own else "documents waiting for vectors"
+
+    def release() -> None:
+        try:
+            awaiting.release(claim)
+        except sqlite3.Error as exc:  # they wait until the claim's lease ends
+            log.error("%s: could not let go of the documents held: %s", what, exc)
+
+    def end_all(code: str, message: str) -> None:
+        held = awaiting.held_by(claim)
+        for document_id in dict.fromkeys([*([own] if own else []), *held]):
+            runtime.store.mark_failed(document_id, code, message)
+
     try:
         with _locked_database_is_transient():
-            index_document(runtime, document_id)
+            return work()
     except SoftTimeLimitExceeded:
+        release()
         limit = runtime.settings.task_time_limit
-        runtime.store.mark_failed(
-            document_id, "processing_timeout",
-            f"Processing took longer than {limit} seconds and was stopped. Split the file into "
-            "parts and upload them, or ask your administrator to raise "
-            "DOCCHAT_TASK_TIME_LIMIT.",
-        )
-        log.warning("document %s timed out (task %s)", document_id, self.request.id,
-                    extra={"document_id": document_id})
+        if own:
+            runtime.store.mark_failed(
+                own, "processing_timeout",
+                f"Processing took longer than {limit} seconds and was stopped. Split the file "
+                "into parts and upload them, or ask your administrator to raise "
+                "DOCCHAT_TASK_TIME_LIMIT.",
+            )
+        log.warning("%s timed out (task %s)", what, task.request.id, extra=logged)
     except DatabaseBusy as exc:
-        if not _is_last_try(self):
-            _log_retry(self, f"document {document_id}", exc)
+        release()
+        if not _is_last_try(task):
+            _log_retry(task, what, exc)
             raise
-        runtime.store.mark_failed(document_id, "database_busy", str(exc))
+        if own:
+            runtime.store.mark_failed(own, "database_busy", str(exc))
         raise
     except NonFiniteEmbeddings as exc:  # the server's setting, not the file: no retry helps
-        log.error("document %s not indexed: %s (task %s)", document_id, exc, self.request.id,
-                  extra={"document_id": document_id})
-        runtime.store.mark_failed(
-            document_id, "embedding_not_finite",
+        log.error("%s not indexed: %s (task %s)", what, exc, task.request.id, extra=logged)
+        end_all(
+            "embedding_not_finite",
             "The embedding model produced invalid numbers for this file, so it was not indexed. "
             "This comes from a server setting, not from your file: ask your administrator to "
             "set DOCCHAT_EMBEDDING_PRECISION=fp32, then upload the file again.",
         )
     except Exception:
-        log.exception("document %s failed unexpectedly (task %s)", document_id, self.request.id,
-                      extra={"document_id": document_id})
-        runtime.store.mark_failed(
-            document_id, "internal_error",
+        log.exception("%s failed unexpectedly (task %s)", what, task.request.id, extra=logged)
+        end_all(
+            "internal_error",
             "docchat hit an internal error while processing this file. Upload it again; if it "
             "keeps failing, send the server log to your administrator.",
         )
         raise
-    record = runtime.store.get_document(document_id)
-    if record is not None and record.status == "indexed":
-        _queue_index_switch_when_due(runtime)
-    return record.status if record else "missing"
+    return batches.Outcome()
 
 
 @shared_task(bind=True, name="workers.tasks.rebuild_index", acks_late=True,

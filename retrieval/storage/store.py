@@ -69,6 +69,16 @@ CREATE TABLE IF NOT EXISTS workspace_generation (
 );
 -- The embedding model whose index serves searches ('' = the bundled one), and a rebuild for
 -- another model under way (target NULL: none).
+-- Documents parsed and chunked whose vectors are still to come (retrieval.search.batches): a
+-- worker that finds enough texts waiting, or no upload left in the queue, claims a batch and
+-- embeds it in one call. `claim` names the task embedding it since `claimed_at`.
+CREATE TABLE IF NOT EXISTS awaiting_vectors (
+    document_id TEXT PRIMARY KEY,
+    texts INTEGER NOT NULL,
+    since REAL NOT NULL,
+    claim TEXT,
+    claimed_at REAL
+);
 CREATE TABLE IF NOT EXISTS vector_space (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     model TEXT NOT NULL,
@@ -428,6 +438,7 @@ class Store(SQLiteTables):
             return None
         with self._connect() as db:
             db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+            db.execute("DELETE FROM awaiting_vectors WHERE document_id = ?", (document_id,))
             db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
             _bump_generations(db, record.workspace)
         return record
@@ -556,29 +567,9 @@ class Store(SQLiteTables):
         self._update(document_id, status="failed", error_code=code, error_message=message)
 
     def _update(self, document_id: str, **columns: object) -> None:
-        """Set columns of a document; in the same transaction, a status that makes its chunks
-        searchable or stops them being so bumps the generations (the store's and the
-        workspace's), one that starts or ends processing the store's (progress reports within
-        `processing` neither)."""
-        assignments = ", ".join(f"{name} = ?" for name in columns)
+        """Set columns of a document (see `update_document`)."""
         with self._connect() as db:
-            before = None
-            if "status" in columns:
-                before = db.execute("SELECT status, workspace FROM documents WHERE id = ?",
-                                    (document_id,)).fetchone()
-            db.execute(
-                f"UPDATE documents SET {assignments}, updated_at = ? WHERE id = ?",
-                (*columns.values(), time.time(), document_id),
-            )
-            if before is None:
-                return
-            status, was = columns["status"], before[0]
-            if status == "indexed" or (status != was and "indexed" in (status, was)):
-                _bump_generations(db, before[1])  # the workspace's searchable chunks change
-            elif status != was and "processing" in (status, was):
-                # Its vectors may enter the index from now on (or have stopped doing so): a
-                # store that held one team's documents only may hold another's now.
-                db.execute("UPDATE generation SET value = value + 1")
+            update_document(db, document_id, **columns)
 
     def replace_chunks(self, document: DocumentRecord, chunks: Sequence[Chunk]) -> list[int]:
         """Replace the document's chunk rows with these; returns their ids, in order."""
@@ -600,6 +591,14 @@ class Store(SQLiteTables):
                  for chunk_id, c in zip(ids, chunks, strict=True)],
             )
         return ids
+
+    def chunk_texts_of(self, document_id: str) -> tuple[list[int], list[str]]:
+        """The document's chunk rows whatever its status (one awaiting vectors): their ids and
+        texts, in order."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id, text FROM chunks WHERE document_id = ? ORDER BY id",
+                              (document_id,)).fetchall()
+        return [row[0] for row in rows], [row[1] for row in rows]
 
     def chunks_by_id(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         wanted = list(ids)
@@ -633,6 +632,33 @@ class WithStore(Protocol):
     def settings(self) -> Settings: ...
     @property
     def store(self) -> Store: ...
+
+
+def update_document(db: sqlite3.Connection, document_id: str, **columns: object) -> None:
+    """Set columns of a document; in the same transaction, a status that makes its chunks
+    searchable or stops them being so bumps the generations (the store's and the workspace's),
+    one that starts or ends processing the store's (progress reports within `processing`
+    neither). Any status set ends the document's wait for vectors: a new attempt starts over,
+    an indexed, failed or queued document waits for none."""
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    before = None
+    if "status" in columns:
+        before = db.execute("SELECT status, workspace FROM documents WHERE id = ?",
+                            (document_id,)).fetchone()
+        db.execute("DELETE FROM awaiting_vectors WHERE document_id = ?", (document_id,))
+    db.execute(
+        f"UPDATE documents SET {assignments}, updated_at = ? WHERE id = ?",
+        (*columns.values(), time.time(), document_id),
+    )
+    if before is None:
+        return
+    status, was = columns["status"], before[0]
+    if status == "indexed" or (status != was and "indexed" in (status, was)):
+        _bump_generations(db, before[1])  # the workspace's searchable chunks change
+    elif status != was and "processing" in (status, was):
+        # Its vectors may enter the index from now on (or have stopped doing so): a store
+        # that held one team's documents only may hold another's now.
+        db.execute("UPDATE generation SET value = value + 1")
 
 
 def _bump_generations(db: sqlite3.Connection, workspace: str) -> None:

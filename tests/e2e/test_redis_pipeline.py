@@ -151,3 +151,30 @@ def test_llm_down_gives_503_and_search_still_works(settings, indexed_report) -> 
     error = response.get_json()["error"]
     assert error["code"] == "llm_unavailable" and "Search still works" in error["message"]
     assert client.post("/api/search", json={"query": "right wing rear spar"}).status_code == 200
+
+
+def test_files_uploaded_together_are_embedded_in_batches(app, settings) -> None:
+    """A multi-file upload: the first files' tasks leave their chunks waiting for the later
+    ones (retrieval.search.batches), and every file still ends indexed, searchable."""
+    reports = sorted((EVAL_PDFS / "ntsb").glob("*.pdf"))[:4]
+    client = app.test_client()
+    response = client.post("/api/documents", data={
+        "file": [(io.BytesIO(p.read_bytes()), p.name) for p in reports],
+        "collection": "batched"}, content_type="multipart/form-data")
+    assert response.status_code == 202, response.get_json()
+    ids = [str(d["id"]) for d in response.get_json()["documents"]]
+    assert len(ids) == 4
+    for document_id in ids:
+        doc = wait_finished(client, document_id)
+        assert doc["status"] == "indexed" and doc["chunks"] > 0, doc
+    log = (settings.data_dir / "worker.log").read_text()
+    batch_sizes = []
+    for document_id in ids:
+        found = re.search(rf"document {document_id} indexed: .*\(a batch of (\d+) documents\)",
+                          log)
+        assert found, f"no 'indexed' line for {document_id} in the worker log"
+        batch_sizes.append(int(found[1]))
+    assert max(batch_sizes) >= 2, batch_sizes
+    hits = client.post("/api/search", json={"query": "the airplane", "k": 20,
+                                            "collection": "batched"}).get_json()["hits"]
+    assert hits and {hit["document_id"] for hit in hits} <= set(ids)

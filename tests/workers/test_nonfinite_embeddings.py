@@ -18,8 +18,9 @@ def test_an_upload_with_nan_embeddings_fails_naming_the_setting_and_indexes_noth
         tmp_path: Path) -> None:
     import workers.tasks  # noqa: F401 - registers the tasks
 
+    # One process: the last upload's task embeds every document waiting, not its share.
     celery = create_celery(Settings(data_dir=tmp_path / "data", embedding_device="cpu",
-                                    embedding_precision="fp16"))
+                                    embedding_precision="fp16", worker_concurrency=1))
     runtime = runtime_for(celery)
     try:
         overflow_and_ingest(celery, runtime)
@@ -39,4 +40,15 @@ def overflow_and_ingest(celery, runtime) -> None:  # type: ignore[no-untyped-def
     assert failed is not None and failed.error_code == "embedding_not_finite"
     assert "not from your file" in failed.error_message
     assert "DOCCHAT_EMBEDDING_PRECISION=fp32" in failed.error_message
+    assert len(runtime.index) == 0
+
+    # Two uploads: the first waits for the second's task, which embeds both; both fail with
+    # the reason, not only the task's own.
+    waiting, last = (store_upload(runtime, TEST_DATA / name) for name in ("notes.md",
+                                                                         "handbook.md"))
+    assert celery.tasks[INGEST_TASK].apply(args=[waiting.id]).get() == "processing"
+    assert celery.tasks[INGEST_TASK].apply(args=[last.id]).get() == "failed"
+    for record in (waiting, last):
+        failed = runtime.store.get_document(record.id)
+        assert failed is not None and failed.error_code == "embedding_not_finite"
     assert len(runtime.index) == 0

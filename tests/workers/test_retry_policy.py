@@ -17,9 +17,12 @@ from retrieval.llm.client import LLMUnavailable
 from retrieval.meetings.request import MeetingRequest
 from retrieval.meetings.results import MeetingResult
 from retrieval.runtime import Runtime
+from retrieval.search import batches
+from retrieval.search.batches import Outcome
 from tests.conftest import store_upload
 from workers import create_celery
 from workers.celery_app import (
+    EMBED_TASK,
     HARD_LIMIT_GRACE,
     INGEST_TASK,
     MAX_RETRY_DELAY,
@@ -112,9 +115,10 @@ def test_a_rebuild_delivered_again_while_one_runs_returns_busy(celery, runtime) 
 def test_transient_errors_only_are_retried_and_within_bounds(celery) -> None:
     tasks = celery.tasks
     assert tasks[INGEST_TASK].autoretry_for == (DatabaseBusy,)
+    assert tasks[EMBED_TASK].autoretry_for == (DatabaseBusy,)
     for name in (MEETING_TASK, SLACK_SUMMARY_TASK, SLACK_ANSWER_TASK, SLACK_WEBHOOK_TASK):
         assert set(tasks[name].autoretry_for) == {LLMUnavailable, DatabaseBusy}, name
-    for name in (INGEST_TASK, MEETING_TASK, SLACK_SUMMARY_TASK, SLACK_ANSWER_TASK,
+    for name in (INGEST_TASK, EMBED_TASK, MEETING_TASK, SLACK_SUMMARY_TASK, SLACK_ANSWER_TASK,
                  SLACK_WEBHOOK_TASK, REBUILD_TASK, SLACK_DELIVERY_TASK):
         task = tasks[name]
         assert task.max_retries is not None and task.retry_jitter, name
@@ -129,13 +133,14 @@ def test_ingest_tries_again_while_the_database_is_locked(celery, runtime, tmp_pa
     record = store_upload(runtime, ntsb_pdf)
     error, calls = locked_error(tmp_path), []
 
-    def index_document(rt: Runtime, document_id: str) -> None:
+    def index_document(rt: Runtime, document_id: str, *_: Any) -> Outcome:
         calls.append(document_id)
         if len(calls) < 3:
             raise error
         rt.store.mark_indexed(document_id, chunks=7)
+        return Outcome(indexed=(document_id,))
 
-    monkeypatch.setattr("workers.tasks.index_document", index_document)
+    monkeypatch.setattr(batches, "index_or_leave_waiting", index_document)
     assert celery.tasks[INGEST_TASK].apply(args=[record.id]).get() == "indexed"
     assert len(calls) == 3
 
@@ -145,11 +150,11 @@ def test_ingest_fails_with_a_reason_when_the_database_stays_locked(
     record = store_upload(runtime, ntsb_pdf)
     error, calls = locked_error(tmp_path), []
 
-    def index_document(rt: Runtime, document_id: str) -> None:
+    def index_document(rt: Runtime, document_id: str, *_: Any) -> Outcome:
         calls.append(document_id)
         raise error
 
-    monkeypatch.setattr("workers.tasks.index_document", index_document)
+    monkeypatch.setattr(batches, "index_or_leave_waiting", index_document)
     result = celery.tasks[INGEST_TASK].apply(args=[record.id])
     assert result.failed() and isinstance(result.result, DatabaseBusy)
     assert len(calls) == TRANSIENT_RETRIES + 1
@@ -164,11 +169,12 @@ def test_other_database_errors_are_not_retried(celery, runtime, monkeypatch,
     record = store_upload(runtime, ntsb_pdf)
     calls = []
 
-    def index_document(rt: Runtime, document_id: str) -> None:
+    def index_document(rt: Runtime, document_id: str, *_: Any) -> Outcome:
         calls.append(document_id)
         sqlite3.connect(":memory:").execute("SELECT * FROM no_such_table")
+        return Outcome()
 
-    monkeypatch.setattr("workers.tasks.index_document", index_document)
+    monkeypatch.setattr(batches, "index_or_leave_waiting", index_document)
     result = celery.tasks[INGEST_TASK].apply(args=[record.id])
     assert result.failed() and isinstance(result.result, sqlite3.OperationalError)
     assert len(calls) == 1
@@ -177,18 +183,18 @@ def test_other_database_errors_are_not_retried(celery, runtime, monkeypatch,
 
 def test_a_bad_file_fails_at_once_with_its_message(celery, runtime, tmp_path, monkeypatch,
                                                    ntsb_pdf) -> None:
-    from retrieval.search import indexing
-
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(ntsb_pdf.read_bytes()[:2000])
     record = store_upload(runtime, broken)
     calls = []
 
-    def index_document(rt: Runtime, document_id: str) -> None:
-        calls.append(document_id)
-        indexing.index_document(rt, document_id)
+    original = batches.index_or_leave_waiting
 
-    monkeypatch.setattr("workers.tasks.index_document", index_document)
+    def index_document(rt: Runtime, document_id: str, *rest: Any) -> Outcome:
+        calls.append(document_id)
+        return original(rt, document_id, *rest)
+
+    monkeypatch.setattr(batches, "index_or_leave_waiting", index_document)
     assert celery.tasks[INGEST_TASK].apply(args=[record.id]).get() == "failed"
     assert len(calls) == 1
     failed = runtime.store.get_document(record.id)
