@@ -3,7 +3,8 @@ in ../shared/eval/pdfs, against the LangChain recipe on the same files in the sa
 
 docchat: the web app takes the uploads (one request), one worker process (embedded SQLite
 broker and the worker command of `make serve`: two processes, one embedding while the other
-parses) parses in its sandbox, chunks, embeds and indexes. Pages/s
+parses) parses in its sandbox, chunks, embeds (the chunks of several uploads together,
+retrieval.search.batches) and indexes. Pages/s
 counts the pages of the documents that end indexed, over the wall time from the upload to
 the last one indexed. Recipe: PyPDFLoader -> RecursiveCharacterTextSplitter(1000, 200) ->
 HuggingFaceEmbeddings -> FAISS.from_documents, in this process. Also: raw `model.encode`
