@@ -48,6 +48,8 @@ def index_document(runtime: Parts, document_id: str) -> None:
     if prepare_document(runtime, document_id) is None:
         return
     claim = f"index:{uuid.uuid4().hex}"
+    # A lease of 0: the caller that has just prepared the document takes it whoever claimed it
+    # meanwhile; the one it took it from then finds it no longer holds it and passes it by.
     held = AwaitingVectors(runtime.store).claim(claim, 0.0, 0, first=document_id, only=True)
     if held:
         embed_documents(runtime, held, claim)
