@@ -62,13 +62,15 @@ def index_or_leave_waiting(runtime: Parts, document_id: str, claim: str,
     texts wait to make a batch. `claim`: the task's name (the same on a retry); `helpers(n)`
     asks for n tasks to embed shares of the tail (nothing queued, more waiting than this
     process's share), before this one embeds its own."""
-    if prepare_document(runtime, document_id) is None:
-        return Outcome()
-    awaiting = AwaitingVectors(runtime.store)
-    waiting = awaiting.waiting(claim, claim_lease(runtime))
+    # None: nothing of its own to embed (it failed, was deleted or is indexed already); what
+    # others left waiting for it is still this task's to embed once nothing is queued.
+    own = document_id if prepare_document(runtime, document_id) is not None else None
+    waiting = AwaitingVectors(runtime.store).waiting(claim, claim_lease(runtime))
     if waiting.queued and waiting.texts < BATCH_TEXTS:
-        return Outcome(waiting=True)
-    return _embed_share(runtime, claim, waiting.queued, waiting.texts, document_id, helpers)
+        return Outcome(waiting=own is not None)
+    if not waiting.texts:
+        return Outcome()
+    return _embed_share(runtime, claim, waiting.queued, waiting.texts, own, helpers)
 
 
 def embed_waiting(runtime: Parts, document_id: str | None, claim: str,

@@ -101,6 +101,18 @@ def test_a_batch_is_embedded_once_enough_texts_wait_even_with_uploads_queued(
     assert helpers.asked == []  # uploads are queued: no tail to share
 
 
+def test_the_last_upload_failing_still_embeds_what_waited_for_it(batched, tmp_path) -> None:
+    broken = tmp_path / "broken scan.pdf"
+    broken.write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 200)
+    waiting, failing = store_upload(batched, HANDBOOK).id, store_upload(batched, broken).id
+    assert batches.index_or_leave_waiting(batched, waiting, "task:1", Helpers()).waiting
+    # The queued upload was the last: it fails to parse, and embeds what waited for it
+    # instead of leaving it to its safety net.
+    outcome = batches.index_or_leave_waiting(batched, failing, "task:2", Helpers())
+    assert outcome == batches.Outcome(indexed=(waiting,))
+    assert statuses(batched, waiting, failing) == ["indexed", "failed"]
+
+
 def prepare_chunks(runtime: Runtime, document_id: str) -> list[str]:
     assert prepare_document(runtime, document_id) is not None
     return runtime.store.chunk_texts_of(document_id)[1]
