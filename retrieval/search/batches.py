@@ -70,7 +70,8 @@ def index_or_leave_waiting(runtime: Parts, document_id: str, claim: str,
         return Outcome(waiting=own is not None)
     if not waiting.texts:
         return Outcome()
-    return _embed_share(runtime, claim, waiting.queued, waiting.texts, own, helpers)
+    return _embed_share(runtime, claim, waiting.queued, waiting.texts, own, helpers,
+                        runtime.settings.worker_concurrency)
 
 
 def embed_waiting(runtime: Parts, document_id: str | None, claim: str,
@@ -95,14 +96,13 @@ def embed_waiting(runtime: Parts, document_id: str | None, claim: str,
 
 
 def _embed_share(runtime: Parts, claim: str, queued: int, texts: int, first: str | None,
-                 helpers: Helpers, sharing: int | None = None) -> Outcome:
-    """Claim `first` and what waits longest, a batch while uploads are queued, else a
-    share of the `texts` waiting (`sharing` processes, all the worker's by default); ask for
-    helpers for what is left with nothing queued; embed what was claimed."""
+                 helpers: Helpers, sharing: int) -> Outcome:
+    """Claim `first` and what waits longest, a batch while uploads are queued, else a share
+    of the `texts` waiting (split between `sharing` processes); ask for helpers for what is
+    left with nothing queued; embed what was claimed."""
     awaiting, lease = AwaitingVectors(runtime.store), claim_lease(runtime)
     processes = max(1, runtime.settings.worker_concurrency)
-    sharing = max(1, processes if sharing is None else sharing)
-    share = BATCH_TEXTS if queued else max(1, math.ceil(texts / sharing))
+    share = BATCH_TEXTS if queued else max(1, math.ceil(texts / max(1, sharing)))
     claimed = awaiting.claim(claim, lease, share, first=first)
     if not claimed:
         return Outcome()

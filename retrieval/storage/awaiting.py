@@ -14,6 +14,12 @@ from dataclasses import dataclass
 
 from retrieval.storage.store import Store, update_document
 
+# Waits that `claim` may take at a moment: of a document being processed, held by nobody, by
+# `claim` itself, or under a claim older than the lease (parameters: claim, now - lease).
+_CLAIMABLE = ("FROM awaiting_vectors a JOIN documents d ON d.id = a.document_id"
+              " WHERE d.status = 'processing'"
+              " AND (a.claim IS NULL OR a.claim = ? OR a.claimed_at < ?)")
+
 
 @dataclass(frozen=True)
 class Waiting:
@@ -32,10 +38,10 @@ class Wait:
     claim: str | None
     claimed_at: float | None
 
-    def held_by_another(self, claim: str, lease: float, now: float | None = None) -> bool:
+    def held_by_another(self, claim: str, lease: float) -> bool:
         if self.claim is None or self.claim == claim or self.claimed_at is None:
             return False
-        return self.claimed_at >= (time.time() if now is None else now) - lease
+        return self.claimed_at >= time.time() - lease
 
 
 class AwaitingVectors:
@@ -62,11 +68,8 @@ class AwaitingVectors:
         with self.store._connect() as db:
             queued = db.execute("SELECT COUNT(*) FROM documents WHERE status = 'queued'"
                                 ).fetchone()[0]
-            texts = db.execute(
-                "SELECT COALESCE(SUM(a.texts), 0) FROM awaiting_vectors a"
-                " JOIN documents d ON d.id = a.document_id WHERE d.status = 'processing'"
-                " AND (a.claim IS NULL OR a.claim = ? OR a.claimed_at < ?)",
-                (claim, time.time() - lease)).fetchone()[0]
+            texts = db.execute(f"SELECT COALESCE(SUM(a.texts), 0) {_CLAIMABLE}",
+                               (claim, time.time() - lease)).fetchone()[0]
         return Waiting(int(queued), int(texts))
 
     def claim(self, claim: str, lease: float, max_texts: int, first: str | None = None,
@@ -79,9 +82,7 @@ class AwaitingVectors:
         with self.store._connect() as db:
             db.execute("BEGIN IMMEDIATE")  # no other claimer between the read and the write
             rows = db.execute(
-                "SELECT a.document_id, a.texts FROM awaiting_vectors a"
-                " JOIN documents d ON d.id = a.document_id WHERE d.status = 'processing'"
-                " AND (a.claim IS NULL OR a.claim = ? OR a.claimed_at < ?)"
+                f"SELECT a.document_id, a.texts {_CLAIMABLE}"
                 f"{' AND a.document_id = ?' if only else ''}"
                 " ORDER BY a.document_id = ? DESC, a.since, a.document_id",
                 (claim, now - lease, *([first] if only else []), first)).fetchall()
@@ -125,5 +126,5 @@ class AwaitingVectors:
             if not ended:
                 return False
             update_document(db, document_id, status="indexed", progress=1.0, chunks=chunks,
-                       error_code=None, error_message=None)
+                            error_code=None, error_message=None)
         return True

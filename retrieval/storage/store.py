@@ -67,8 +67,6 @@ CREATE TABLE IF NOT EXISTS workspace_generation (
     workspace TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
--- The embedding model whose index serves searches ('' = the bundled one), and a rebuild for
--- another model under way (target NULL: none).
 -- Documents parsed and chunked whose vectors are still to come (retrieval.search.batches): a
 -- worker that finds enough texts waiting, or no upload left in the queue, claims a batch and
 -- embeds it in one call. `claim` names the task embedding it since `claimed_at`.
@@ -79,6 +77,8 @@ CREATE TABLE IF NOT EXISTS awaiting_vectors (
     claim TEXT,
     claimed_at REAL
 );
+-- The embedding model whose index serves searches ('' = the bundled one), and a rebuild for
+-- another model under way (target NULL: none).
 CREATE TABLE IF NOT EXISTS vector_space (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     model TEXT NOT NULL,
