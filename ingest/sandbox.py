@@ -236,7 +236,7 @@ def _serve() -> int:
         # What the zygote holds is out of the collector's reach in the child: a full collection
         # there would otherwise walk it all, writing to (so copying) every page of it. (The
         # CPU this saves is within this machine's noise: a parse in a child costs what it
-        # costs in a process of its own, within 2%, measured per file, interleaved.)
+        # costs in a process of its own, -3% to +4%, measured per file, interleaved.)
         gc.freeze()
         pid = os.fork()
         if pid == 0:

@@ -15,8 +15,9 @@ and the worker beat that floor. The encoder is loaded after the parses, for that
 prints one JSON object: {"cpu_s": CPU seconds of the parses, Tesseract's included,
 "documents": [each parsed document as Document.to_json, or null where parsing failed]};
 with `--encode`, "encode_cpu_s" too: the CPU seconds of encoding the JSON list of texts in
-one call with one thread (the model loaded and warmed first, not counted). `--wait` reads a
-line from stdin before the first parse, so that several shares start together.
+one call with one thread (the model loaded and warmed first, not counted). `--wait` first
+prints a line `ready`, then reads a line from stdin before the first parse, so that several
+shares start together.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def main() -> None:
     options = parser.parse_args()
     ocr = OcrOptions(languages=options.ocr) if options.ocr else None
     if options.wait:
+        print("ready", flush=True)
         sys.stdin.readline()
     spent, documents = 0.0, []
     for path in options.pdfs:
