@@ -67,13 +67,18 @@ def upload_documents() -> tuple[Response, int]:
     collection = _collection_field(files)
     received = [item for upload in files for item in _received(upload)]
     runtime = current_runtime()
-    results: list[dict[str, object]] = []
+    results: dict[int, dict[str, object]] = {}
     queued = []
     unreachable: QueueUnavailable | None = None
-    for item in received:
+    # The largest file is stored and queued first (identical sizes in the request's order):
+    # the workers take the queue in order, so a large file left to the end would keep one of
+    # them busy while the others have nothing left, and the upload as a whole finishes later.
+    # The answer lists the files in the request's order.
+    for n in sorted(range(len(received)), key=lambda n: -len(received[n].data)):
+        item = received[n]
         existing = runtime.store.find_duplicate(workspace(), collection, item.sha256)
         if existing is not None:
-            results.append({**_summary(existing), "duplicate": True})
+            results[n] = {**_summary(existing), "duplicate": True}
             continue
         record = _accept(runtime, item, collection)
         # Queued as soon as it is stored: a worker starts on the first file while the rest of
@@ -85,10 +90,11 @@ def upload_documents() -> tuple[Response, int]:
             except QueueUnavailable as exc:
                 unreachable = exc
         queued.append(record)
-        results.append({**_summary(record), "duplicate": False})
+        results[n] = {**_summary(record), "duplicate": False}
     if unreachable is not None:
         raise unreachable
-    return jsonify({"documents": results}), 202 if queued else 200
+    documents = [results[n] for n in sorted(results)]
+    return jsonify({"documents": documents}), 202 if queued else 200
 
 
 def _summary(record: DocumentRecord) -> dict[str, object]:
