@@ -32,10 +32,13 @@ second edition of a periodic report) to the same collection: the corpus with rep
 against the recipe indexing the same copies and against its own floor. `--limit N` takes the
 N smallest PDFs only, for a quick check.
 
-Everything is measured `--rounds` times (3 by default: docchat's passes in a fresh data
-folder, the floors, the recipe) and each figure is its best round: on a shared machine the
-same work took from 17 to 24 CPU seconds minutes apart, noise that only ever adds time. Each
-round's own ratio to its floor is printed too.
+Everything is measured `--rounds` times (3 by default: the floors, docchat's passes in a
+fresh data folder, the floors again, the recipe) and each figure is its best round: on a
+shared machine the same work took from 17 to 24 CPU seconds minutes apart, noise that only
+ever adds time. Each round's pass is also held against the floor measured around it (the
+mean of the floor just before and just after it), so that both paid the same minutes' price
+for the same work, and the median of those ratios is printed with them. The CPU the kernel
+took (page faults, forks) is printed beside each part's total.
 
     python -m tests.benchmarks.ingest_throughput [--repeat] [--revised] [--limit N] [--rounds N]
 """
@@ -47,11 +50,13 @@ import contextlib
 import dataclasses
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tests.benchmarks.common import EVAL, REPO, header, langchain_embeddings, langchain_splitter
@@ -88,6 +93,8 @@ class CpuShare:
     main_s: float  # the worker's main process: the broker and the consumer
     idle_s: float  # no process ran
     other_s: float  # everything else: this benchmark's process (the upload), the system
+    parse_sys_s: float  # the kernel's part of parse_s (page faults, forks, reads)
+    pool_sys_s: float  # the kernel's part of pool_s
 
     def __sub__(self, before: CpuShare) -> CpuShare:
         return CpuShare(*(getattr(self, f.name) - getattr(before, f.name)
@@ -100,6 +107,7 @@ def cpu_share(worker: int) -> CpuShare:
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     spent: dict[int, tuple[float, float]] = {}  # pid: (own, children waited for) seconds
+    kernel: dict[int, tuple[float, float]] = {}  # the same, the kernel's part only
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -111,6 +119,7 @@ def cpu_share(worker: int) -> CpuShare:
         parents[int(entry)] = int(fields[1])
         spent[int(entry)] = ((int(fields[11]) + int(fields[12])) / tick,
                              (int(fields[13]) + int(fields[14])) / tick)
+        kernel[int(entry)] = (int(fields[12]) / tick, int(fields[14]) / tick)
 
     def under_worker(pid: int) -> list[int]:  # the chain from pid up to the worker
         chain = [pid]
@@ -118,20 +127,23 @@ def cpu_share(worker: int) -> CpuShare:
             chain.append(parents[chain[-1]])
         return chain if chain[-1] == worker else []
 
-    parse = pool = main = 0.0
+    parse = pool = main = parse_sys = pool_sys = 0.0
     for pid, (own, waited) in spent.items():
         chain = under_worker(pid)
+        own_sys, waited_sys = kernel[pid]
         if pid == worker:
             main += own
         elif len(chain) == 2:  # a pool process; its zygote's CPU is counted by the zygote
             pool += own
+            pool_sys += own_sys
         elif chain:  # a zygote (with the parses it waited for), or a parse still running
             parse += own + (waited if len(chain) == 3 else 0.0)
+            parse_sys += own_sys + (waited_sys if len(chain) == 3 else 0.0)
     with open("/proc/stat") as counters:
         ticks = [int(v) for v in counters.readline().split()[1:]]
     idle = (ticks[3] + ticks[4]) / tick  # idle and waiting for I/O
     busy = sum(ticks[:8]) / tick - idle
-    return CpuShare(parse, pool, main, idle, busy - parse - pool - main)
+    return CpuShare(parse, pool, main, idle, busy - parse - pool - main, parse_sys, pool_sys)
 
 
 def docchat_run(paths: list[Path], data_dir: Path, concurrency: int | None = None,
@@ -202,9 +214,10 @@ def _upload(client, paths: list[Path],  # type: ignore[no-untyped-def]
 
 def _wait(client, ids: list[str], database: Path) -> list[dict]:  # type: ignore[no-untyped-def]
     """The documents (as the API lists them) once all are indexed or failed. Until then one
-    query of their statuses in the database every 0.2 s: asking the web app as often took
-    about a tenth of a core in this process (a Flask request and a page of documents as JSON
-    each time), CPU that the benchmark would take from the work it times."""
+    query of their statuses in the database every 0.05 s (a wait of 0.2 s added 0.1 s to a
+    pass on average, 0.7% of a 15 s pass): asking the web app instead took about a tenth of a
+    core in this process (a Flask request and a page of documents as JSON each time), CPU that
+    the benchmark would take from the work it times."""
     import sqlite3
 
     wanted = set(ids)
@@ -216,7 +229,7 @@ def _wait(client, ids: list[str], database: Path) -> list[dict]:  # type: ignore
                 "AND status IN ('indexed', 'failed')", list(wanted)).fetchone()[0]
             if finished == len(wanted):
                 break
-            time.sleep(0.2)
+            time.sleep(0.05)
     return [d for d in client.get("/api/documents?limit=200").get_json()["documents"]
             if d["id"] in wanted]
 
@@ -270,6 +283,8 @@ class Floor:
     # The same work split into one share per core, the shares run at once.
     busy_parse_core_s: float
     busy_embed_core_s: float
+    parse_sys_s: float  # the kernel's part of parse_core_s
+    embed_sys_s: float  # the kernel's part of embed_core_s
 
     @property
     def seconds(self) -> float:
@@ -301,7 +316,7 @@ def measure_floor(paths: list[Path], embedded_before: frozenset[str] = frozenset
     child_env = {**os.environ, **CHILD_ENVIRONMENT}
     parsed = json.loads(subprocess.run(command, cwd=REPO, env=child_env, check=True,
                                        capture_output=True).stdout)
-    parse_s = float(parsed["cpu_s"])
+    parse_s, parse_sys_s = float(parsed["cpu_s"]), float(parsed["sys_s"])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -312,15 +327,17 @@ def measure_floor(paths: list[Path], embedded_before: frozenset[str] = frozenset
                      Document.from_json(document), embedder.count_tokens,
                      settings.chunk_tokens, settings.chunk_overlap_tokens, embedder.max_tokens)]
         fresh = list(dict.fromkeys(t for t in texts if t not in embedded_before))
-        started = time.process_time()
+        started, kernel = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_stime
         embedder.embed(fresh)  # as the worker encodes, in batches of like length, all at once
         embed_s = time.process_time() - started
+        embed_sys_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime - kernel
     finally:
         torch.set_num_threads(threads)
     cores = len(os.sched_getaffinity(0))
     busy_parse_s, busy_embed_s = _on_every_core(parse_cpu, paths, fresh, cores,
                                                 child_env, settings.embedding_batch_size)
-    return Floor(parse_s, embed_s, cores, frozenset(texts), busy_parse_s, busy_embed_s)
+    return Floor(parse_s, embed_s, cores, frozenset(texts), busy_parse_s, busy_embed_s,
+                 parse_sys_s, embed_sys_s)
 
 
 def _on_every_core(command: list[str], paths: list[Path], texts: list[str], cores: int,
@@ -376,21 +393,36 @@ def revised_copies(paths: list[Path], folder: Path) -> list[Path]:
 
 @dataclasses.dataclass(frozen=True)
 class Round:
-    """One round: docchat's passes in a fresh data folder, then the floors and the recipe."""
+    """One round: the floors, docchat's passes in a fresh data folder, the floors again, then
+    the recipe. Each floor is measured just before and just after docchat's passes, so that a
+    pass is held against what the same work cost within the same few minutes: on this
+    machine the same code once took 1.44x its floor in all three rounds of a run and 1.04-1.09x
+    in runs an hour before and after, with the floor then measured minutes after the pass."""
 
     passes: list[IngestPass]
-    floor: Floor
-    revised_floor: Floor | None
+    floors: tuple[Floor, Floor]  # the first pass's floor, before and after docchat's passes
+    revised_floors: tuple[Floor, Floor] | None
     recipe: tuple[float, int]  # seconds, pages
     revised_recipe: tuple[float, int] | None
+
+    def around(self, n: int) -> tuple[Floor, Floor] | None:
+        """The floor of pass `n` (0: the first; -1: the revised copies, when measured)."""
+        return self.floors if n == 0 else self.revised_floors
+
+
+def both_floors(paths: list[Path], revised: list[Path]) -> tuple[Floor, Floor | None]:
+    floor = measure_floor(paths)
+    return floor, measure_floor(revised, floor.texts) if revised else None
 
 
 def run_round(uploads: list[tuple[list[Path], str]], paths: list[Path],
               revised: list[Path]) -> Round:
+    before, revised_before = both_floors(paths, revised)
     with tempfile.TemporaryDirectory() as folder:
         passes = docchat_passes(uploads, Path(folder) / "data")
-    floor = measure_floor(paths)
-    return Round(passes, floor, measure_floor(revised, floor.texts) if revised else None,
+    after, revised_after = both_floors(paths, revised)
+    return Round(passes, (before, after),
+                 (revised_before, revised_after) if revised_before and revised_after else None,
                  langchain_run(paths), langchain_run(revised) if revised else None)
 
 
@@ -399,13 +431,24 @@ def fastest_pass(rounds: list[Round], n: int) -> IngestPass:
 
 
 def lowest_floor(floors: list[Floor]) -> Floor:
-    """The least each half of the work cost in any round: noise on a shared machine only ever
-    adds time, so the lowest is the closest to what the work costs."""
+    """The least each half of the work cost in any measurement: noise on a shared machine
+    only ever adds time, so the lowest is the closest to what the work costs."""
     return dataclasses.replace(
         floors[0], parse_core_s=min(f.parse_core_s for f in floors),
         embed_core_s=min(f.embed_core_s for f in floors),
         busy_parse_core_s=min(f.busy_parse_core_s for f in floors),
-        busy_embed_core_s=min(f.busy_embed_core_s for f in floors))
+        busy_embed_core_s=min(f.busy_embed_core_s for f in floors),
+        parse_sys_s=min(f.parse_sys_s for f in floors),
+        embed_sys_s=min(f.embed_sys_s for f in floors))
+
+
+def mean_floor(around: tuple[Floor, Floor]) -> Floor:
+    """The floor measured before and after a pass, each half the mean of the two."""
+    first, second = around
+    return dataclasses.replace(first, **{
+        name: (getattr(first, name) + getattr(second, name)) / 2
+        for name in ("parse_core_s", "embed_core_s", "busy_parse_core_s", "busy_embed_core_s",
+                     "parse_sys_s", "embed_sys_s")})
 
 
 def main() -> None:
@@ -433,7 +476,7 @@ def main() -> None:
             uploads.append((revised, "reports"))
         rounds = [run_round(uploads, paths, revised) for _ in range(options.rounds)]
     ours = fastest_pass(rounds, 0)
-    floor = lowest_floor([r.floor for r in rounds])
+    floor = lowest_floor([f for r in rounds for f in r.floors])
     theirs_s, theirs_pages = min(r.recipe for r in rounds)
     encode_rate, chunks = raw_encode_rate(paths)
     ours_rate, theirs_rate = ours.pages_per_second, theirs_pages / theirs_s
@@ -441,7 +484,7 @@ def main() -> None:
           f"pages/s (through the worker; not indexed: {', '.join(ours.failed) or 'none'}; "
           f"embedding cache hits {ours.hit_share:.0%} of {ours.cache_hits + ours.cache_misses}"
           f" chunk texts; rounds: {seconds_list(r.passes[0].seconds for r in rounds)})")
-    print_floor(ours, floor, [(r.passes[0], r.floor) for r in rounds])
+    print_floor(ours, floor, [(r.passes[0], r.floors) for r in rounds])
     if options.repeat:
         again = fastest_pass(rounds, 1)
         print(f"docchat   again, the same PDFs to another collection: {again.pages} pages in "
@@ -454,7 +497,8 @@ def main() -> None:
     print(f"ratio docchat/langchain {ours_rate / theirs_rate:.2f}")
     if revised:
         second = fastest_pass(rounds, -1)
-        revised_floor = lowest_floor([r.revised_floor for r in rounds if r.revised_floor])
+        revised_floor = lowest_floor(
+            [f for r in rounds if r.revised_floors for f in r.revised_floors])
         recipe_s, recipe_pages = min(r.revised_recipe for r in rounds if r.revised_recipe)
         recipe_rate = recipe_pages / recipe_s
         print(f"docchat   revised copies to the same collection: {second.pages} pages in "
@@ -462,7 +506,7 @@ def main() -> None:
               f"cache hits {second.hit_share:.0%} of {second.cache_hits + second.cache_misses}"
               f" chunk texts; rounds: {seconds_list(r.passes[-1].seconds for r in rounds)})")
         print_floor(second, revised_floor,
-                    [(r.passes[-1], r.revised_floor) for r in rounds if r.revised_floor])
+                    [(r.passes[-1], r.revised_floors) for r in rounds if r.revised_floors])
         print(f"langchain revised copies: {recipe_pages} pages in {recipe_s:.1f} s"
               f" = {recipe_rate:.1f} pages/s (rounds: "
               f"{seconds_list(r.revised_recipe[0] for r in rounds if r.revised_recipe)})")
@@ -479,22 +523,35 @@ def seconds_list(values: Iterable[float]) -> str:
 
 
 def print_floor(done: IngestPass, floor: Floor,
-                each: list[tuple[IngestPass, Floor]]) -> None:
-    """The best pass against the lowest floor, then each round's pass against its own."""
+                each: list[tuple[IngestPass, tuple[Floor, Floor]]]) -> None:
+    """The best pass against the lowest floor of any measurement, then each round's pass
+    against the floor measured around it in its round (before and after, the mean of the two),
+    then where the best pass's cores went beside its round's floor."""
+    def paired(seconds: Callable[[Floor], float]) -> str:
+        ratios = [p.seconds / seconds(mean_floor(around)) for p, around in each]
+        rounds = ", ".join(f"{r:.2f}x (floor {seconds(a):.1f} s before, {seconds(b):.1f} s "
+                           "after)" for r, (_, (a, b)) in zip(ratios, each, strict=True))
+        return f"{rounds}; median {statistics.median(ratios):.2f}x"
+
     print(f"  floor: parse {floor.parse_core_s:.1f} + embed {floor.embed_core_s:.1f} "
-          f"core-seconds over {floor.cores} cores = {floor.seconds:.1f} s; docchat took "
-          f"{done.seconds:.1f} s = {done.seconds / floor.seconds:.2f}x the floor (each round "
-          f"against its own: {', '.join(f'{p.seconds / f.seconds:.2f}x' for p, f in each)})")
+          f"core-seconds over {floor.cores} cores = {floor.seconds:.1f} s (the least of "
+          f"{2 * len(each)} measurements); docchat took {done.seconds:.1f} s = "
+          f"{done.seconds / floor.seconds:.2f}x the floor")
+    print(f"    each round against the floor measured around its passes: "
+          f"{paired(lambda f: f.seconds)}")
     print(f"  the floor's work split over the {floor.cores} cores, run at once: parse "
           f"{floor.busy_parse_core_s:.1f} + embed {floor.busy_embed_core_s:.1f} core-s = "
-          f"{floor.busy_seconds:.1f} s; docchat took "
-          f"{done.seconds / floor.busy_seconds:.2f}x that (each round: "
-          f"{', '.join(f'{p.seconds / f.busy_seconds:.2f}x' for p, f in each)})")
+          f"{floor.busy_seconds:.1f} s; docchat took {done.seconds / floor.busy_seconds:.2f}x "
+          "that")
+    print(f"    each round: {paired(lambda f: f.busy_seconds)}")
+    own = mean_floor(next(around for p, around in each if p is done))
     cpu = done.cpu
-    print(f"  where its cores went: parsing {cpu.parse_s:.1f} core-s (the floor's "
-          f"{floor.parse_core_s:.1f}), the worker's pool processes (chunk, embed, index) "
-          f"{cpu.pool_s:.1f} (the floor's embed {floor.embed_core_s:.1f}), the worker's main "
-          f"process {cpu.main_s:.1f}, everything else {cpu.other_s:.1f}, idle {cpu.idle_s:.1f}")
+    print(f"  where its cores went (its round's floor in brackets): parsing {cpu.parse_s:.1f} "
+          f"core-s, {cpu.parse_sys_s:.1f} of it in the kernel ({own.parse_core_s:.1f}, "
+          f"{own.parse_sys_s:.1f}), the worker's pool processes (chunk, embed, index) "
+          f"{cpu.pool_s:.1f}, kernel {cpu.pool_sys_s:.1f} (encode {own.embed_core_s:.1f}, "
+          f"kernel {own.embed_sys_s:.1f}), the worker's main process {cpu.main_s:.1f}, "
+          f"everything else {cpu.other_s:.1f}, idle {cpu.idle_s:.1f}")
 
 
 if __name__ == "__main__":
