@@ -19,7 +19,7 @@ from flask import (
 )
 from werkzeug.datastructures import FileStorage
 
-from ingest.formats import StoredKind, sniff
+from ingest.formats import StoredKind, costliest_first, sniff
 from ingest.text import decode_text
 from ingest.transcripts import split_jsonl_meetings
 from retrieval.answers.answer import GATE_PASSAGES, Answer, Message, Question, Status
@@ -70,11 +70,13 @@ def upload_documents() -> tuple[Response, int]:
     results: dict[int, dict[str, object]] = {}
     queued = []
     unreachable: QueueUnavailable | None = None
-    # The largest file is stored and queued first (identical sizes in the request's order):
-    # the workers take the queue in order, so a large file left to the end would keep one of
-    # them busy while the others have nothing left, and the upload as a whole finishes later.
-    # The answer lists the files in the request's order.
-    for n in sorted(range(len(received)), key=lambda n: -len(received[n].data)):
+    # The costliest file to parse is stored and queued first (ingest.formats.costliest_first;
+    # ties in the request's order): the workers take the queue in order, so a costly file
+    # left to the end would keep one of them busy while the others have nothing left, and the
+    # upload as a whole would finish later. The answer lists the files in the request's order.
+    order = sorted(range(len(received)),
+                   key=lambda n: costliest_first(received[n].data, received[n].kind))
+    for n in order:
         item = received[n]
         existing = runtime.store.find_duplicate(workspace(), collection, item.sha256)
         if existing is not None:

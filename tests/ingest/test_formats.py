@@ -8,8 +8,9 @@ import json
 import pytest
 
 from ingest.documents import IngestError
-from ingest.formats import parse_file, sniff
-from tests.conftest import EVAL, TEST_DATA
+from ingest.formats import costliest_first, parse_file, sniff
+from ingest.pdf import looks_scanned, parse_pdf
+from tests.conftest import EVAL, EVAL_PDFS, TEST_DATA, joined_pdf, scanned_pdf, text_pdf
 
 
 def parse(name: str, data: bytes | None = None):
@@ -133,3 +134,31 @@ def test_json_of_an_unknown_shape_fails_with_what_is_accepted() -> None:
         parse("data.json", b'{"rows": [1, 2, 3]}')
     assert error.value.code == "unsupported_json"
     assert "Slack channel export" in error.value.message
+
+
+def test_uploads_that_look_scanned_sort_first_then_the_largest() -> None:
+    """The order the web app queues one request's files in (web/api.py): a scan's pages go to
+    OCR, seconds each, so a scan of one page sorts before a text PDF many times its size."""
+    scan = scanned_pdf([["Signed memo, page one."]])
+    text = text_pdf([[f"Line {n} of a long report about pump maintenance." for n in range(40)]
+                     for _ in range(int(len(scan) / 2000) + 5)])
+    mixed = joined_pdf(text_pdf([["A cover page with a text layer."]]), scan)
+    assert len(text) > len(scan)
+    assert looks_scanned(scan) and looks_scanned(mixed) and not looks_scanned(text)
+    notes = b"# Notes\n\n" + b"A line of notes.\n" * 10_000
+    uploads = {"text.pdf": (text, "pdf"), "notes.md": (notes, "text"), "scan.pdf": (scan, "pdf"),
+               "mixed.pdf": (mixed, "pdf")}
+    order = sorted(uploads, key=lambda name: costliest_first(*uploads[name]))
+    assert order == sorted(["scan.pdf", "mixed.pdf"], key=lambda n: -len(uploads[n][0])) + [
+        name for name in sorted(["text.pdf", "notes.md"], key=lambda n: -len(uploads[n][0]))]
+
+
+def test_of_the_eval_pdfs_only_the_scanned_one_looks_scanned() -> None:
+    """Checked against what parsing finds: the eval PDF whose bytes look scanned has no text
+    layer (with OCR off, parsing refuses it as a scan); the others' images (logos, figures)
+    are smaller than a page."""
+    scanned = [p for p in sorted(EVAL_PDFS.glob("*/*.pdf")) if looks_scanned(p.read_bytes())]
+    assert [p.name for p in scanned] == ["NCT06155240_Prot_SAP_000.pdf"]
+    with pytest.raises(IngestError) as error:
+        parse_pdf(scanned[0].read_bytes(), "d", scanned[0].name, max_pages=50, ocr=None)
+    assert "no text layer" in error.value.message
