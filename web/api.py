@@ -58,9 +58,9 @@ UPLOAD_SAVED = ("The upload is saved, but the processing queue is not reachable 
 
 @bp.post("/documents")
 def upload_documents() -> tuple[Response, int]:
-    """Accept files: each is stored durably and queued, or matched to an identical earlier
-    upload in the same collection (`"duplicate": true`). Nothing is stored if any file is
-    refused."""
+    """Accept files: each is stored durably and queued (the costliest to parse first), or
+    matched to an identical earlier upload in the same collection (`"duplicate": true`), and
+    listed in the request's order. Nothing is stored if any file is refused."""
     files = [f for f in request.files.getlist("file") if f.filename or f.content_length]
     if not files:
         raise ApiError(400, "no_file", "Attach at least one file in a form field named 'file'.")

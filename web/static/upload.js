@@ -128,8 +128,9 @@ function checkedCollection() {
 function uploadAll(files) {
   const collection = checkedCollection();
   if (collection === null) return;
-  // The largest first, as the server queues the files of one request (web/api.py): a large
-  // file left to the end keeps one worker busy after the others have finished.
+  // The largest first, as the server queues the files of one request (web/api.py, which also
+  // puts scans first): a large file left to the end keeps one worker busy after the others
+  // have finished.
   for (const file of [...files].sort((a, b) => b.size - a.size)) uploadFile(file, collection);
 }
 
