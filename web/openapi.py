@@ -180,7 +180,9 @@ _KEY_ID = {"type": "integer", "minimum": 0, "maximum": 2**48 - 1}
 ROUTES = (
     Route("POST", "/api/documents", "upload_documents", "documents", "Upload documents",
           description="Each file is stored and queued for indexing, or matched to an identical "
-                      "earlier upload in the same collection (`duplicate: true`). A JSON-lines "
+                      "earlier upload in the same collection (`duplicate: true`). The files are "
+                      "queued costliest first (PDFs holding a page-sized image, which OCR "
+                      "reads, then the largest) and listed in the request's order. A JSON-lines "
                       "file of several meetings becomes one document per meeting. Nothing is "
                       "stored if any file is refused.",
           body={"multipart/form-data": rq.UploadForm},
