@@ -405,10 +405,6 @@ class Round:
     recipe: tuple[float, int]  # seconds, pages
     revised_recipe: tuple[float, int] | None
 
-    def around(self, n: int) -> tuple[Floor, Floor] | None:
-        """The floor of pass `n` (0: the first; -1: the revised copies, when measured)."""
-        return self.floors if n == 0 else self.revised_floors
-
 
 def both_floors(paths: list[Path], revised: list[Path]) -> tuple[Floor, Floor | None]:
     floor = measure_floor(paths)
@@ -430,25 +426,23 @@ def fastest_pass(rounds: list[Round], n: int) -> IngestPass:
     return min((r.passes[n] for r in rounds), key=lambda done: done.seconds)
 
 
+# A Floor's measured costs, in core-seconds (the rest: the cores and the texts).
+_COSTS = ("parse_core_s", "embed_core_s", "busy_parse_core_s", "busy_embed_core_s",
+          "parse_sys_s", "embed_sys_s")
+
+
 def lowest_floor(floors: list[Floor]) -> Floor:
     """The least each half of the work cost in any measurement: noise on a shared machine
     only ever adds time, so the lowest is the closest to what the work costs."""
-    return dataclasses.replace(
-        floors[0], parse_core_s=min(f.parse_core_s for f in floors),
-        embed_core_s=min(f.embed_core_s for f in floors),
-        busy_parse_core_s=min(f.busy_parse_core_s for f in floors),
-        busy_embed_core_s=min(f.busy_embed_core_s for f in floors),
-        parse_sys_s=min(f.parse_sys_s for f in floors),
-        embed_sys_s=min(f.embed_sys_s for f in floors))
+    return dataclasses.replace(floors[0], **{
+        name: min(getattr(f, name) for f in floors) for name in _COSTS})
 
 
 def mean_floor(around: tuple[Floor, Floor]) -> Floor:
     """The floor measured before and after a pass, each half the mean of the two."""
     first, second = around
     return dataclasses.replace(first, **{
-        name: (getattr(first, name) + getattr(second, name)) / 2
-        for name in ("parse_core_s", "embed_core_s", "busy_parse_core_s", "busy_embed_core_s",
-                     "parse_sys_s", "embed_sys_s")})
+        name: (getattr(first, name) + getattr(second, name)) / 2 for name in _COSTS})
 
 
 def main() -> None:
